@@ -1,0 +1,90 @@
+// Package format defines the PocketGGUF file format (docs/FORMAT.md): the PQ
+// tensor types, the pocket.* metadata keys, index packing and the rule that
+// rebuilds weights from a table. It is the single Go source of truth that the
+// converter, unpack and the tests share; ggml-ext mirrors it in C.
+package format
+
+import "fmt"
+
+// Version is the value of pocket.version this code reads and writes.
+const Version = 1
+
+// FileTypePQ is general.file_type for a file holding PQ tensors
+// (LLAMA_FTYPE_MOSTLY_PQ in the patched llama.h).
+const FileTypePQ = 100
+
+// GGMLType is a ggml tensor type id as stored in GGUF tensor infos.
+type GGMLType uint32
+
+// PQType describes one PQ tensor type: one table row per format, so adding a
+// format never adds a branch (see ggml's type_traits).
+type PQType struct {
+	ID        GGMLType
+	Name      string // ggml type name, lower case as ggml prints it
+	V         int    // sub-vector length
+	IndexBits int    // 8, 12 or 16
+}
+
+// PQTypes lists every PQ tensor type, in id order.
+var PQTypes = []PQType{
+	{100, "pq_2x8", 2, 8},
+	{101, "pq_4x8", 4, 8},
+	{102, "pq_4x12", 4, 12},
+	{103, "pq_4x16", 4, 16},
+	{104, "pq_8x8", 8, 8},
+	{105, "pq_8x12", 8, 12},
+	{106, "pq_8x16", 8, 16},
+}
+
+// VectorsPerBlock is 2 for 12-bit types (two indices share three bytes), else 1.
+func (t PQType) VectorsPerBlock() int {
+	if t.IndexBits == 12 {
+		return 2
+	}
+	return 1
+}
+
+// BlockSize is the number of weights in one block.
+func (t PQType) BlockSize() int { return t.V * t.VectorsPerBlock() }
+
+// TypeSize is the number of bytes in one block.
+func (t PQType) TypeSize() int { return t.IndexBits * t.VectorsPerBlock() / 8 }
+
+// MaxK is the largest codebook a tensor of this type can address.
+func (t PQType) MaxK() int { return 1 << t.IndexBits }
+
+// BitsPerWeight counts the indices only.
+func (t PQType) BitsPerWeight() float64 { return float64(t.IndexBits) / float64(t.V) }
+
+// RowBytes is the size in bytes of a row of n weights; n must be a multiple of BlockSize.
+func (t PQType) RowBytes(n int) int { return n / t.BlockSize() * t.TypeSize() }
+
+// LookupPQ returns the PQ type with the given ggml id.
+func LookupPQ(id GGMLType) (PQType, bool) {
+	for _, t := range PQTypes {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return PQType{}, false
+}
+
+// PQTypeFor returns the PQ type with sub-vector length v and index bits.
+func PQTypeFor(v, bits int) (PQType, error) {
+	for _, t := range PQTypes {
+		if t.V == v && t.IndexBits == bits {
+			return t, nil
+		}
+	}
+	return PQType{}, fmt.Errorf("no PQ type with vector length %d and %d-bit indices (have v=2 with 8 bits; v=4 or 8 with 8, 12 or 16 bits)", v, bits)
+}
+
+// ParsePQType finds a PQ type by its ggml name (for example "pq_4x8").
+func ParsePQType(name string) (PQType, bool) {
+	for _, t := range PQTypes {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return PQType{}, false
+}
