@@ -22,6 +22,7 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating output beside %s: %w", path, err)
 	}
+	f.Chmod(0o644) // CreateTemp makes 0600; outputs are ordinary model files
 	return &AtomicFile{File: f, target: path}, nil
 }
 
