@@ -364,4 +364,3 @@ func readMatrix(g *gguf.File, t *gguf.TensorInfo) (quant.Matrix, error) {
 	}
 	return quant.Matrix{Name: t.Name, Rows: int(t.Rows()), Cols: int(t.Cols()), Data: x}, nil
 }
-
