@@ -1,6 +1,7 @@
 package converter
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 
@@ -46,7 +47,17 @@ func Compare(ref, path string) (*Comparison, error) {
 			return nil, fmt.Errorf("tensor %q: shape %v in %s, %v in %s", ta.Name, ta.Shape, ref, tb.Shape, path)
 		}
 		if ta.Type == tb.Type {
-			continue // same type: compared only if bytes differ
+			ra, err := a.ReadTensor(ta)
+			if err != nil {
+				return nil, err
+			}
+			rb, err := b.ReadTensor(tb)
+			if err != nil {
+				return nil, err
+			}
+			if bytes.Equal(ra, rb) {
+				continue // identical bytes: not a changed tensor
+			}
 		}
 		xa, err := a.ReadTensorF32(ta)
 		if err != nil {

@@ -225,3 +225,27 @@ func TestInspectTotals(t *testing.T) {
 		t.Fatalf("per-tensor accounting leaves %d bytes unexplained", gap)
 	}
 }
+
+func TestCompareSeesUnpackedError(t *testing.T) {
+	dir := t.TempDir()
+	in := tinyModel(t, dir)
+	pq := filepath.Join(dir, "o.gguf")
+	convert(t, in, pq, Options{Method: "kmeans"})
+	un := filepath.Join(dir, "u.gguf")
+	if err := Unpack(context.Background(), pq, un, gguf.TypeF32, nil); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := Compare(in, pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Compare(in, un)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unpacked f32 has the input's type; its error must still be seen, and
+	// equal the PocketGGUF's (unpack is exact in f32).
+	if c1.Overall < 0.05 || c2.Overall != c1.Overall || len(c2.PerTensor) != len(c1.PerTensor) {
+		t.Fatalf("pq %.5f over %d tensors, unpacked %.5f over %d", c1.Overall, len(c1.PerTensor), c2.Overall, len(c2.PerTensor))
+	}
+}
