@@ -91,7 +91,11 @@ func (p *planner) distortion(i int, c Choice) float64 {
 	if c.PQ {
 		nvec /= int64(c.Type.V)
 	}
-	return sensitivity(t.Name) * float64(t.Elements()) * c.relMSE(t.Type, nvec)
+	d := sensitivity(t.Name) * float64(t.Elements()) * c.relMSE(t.Type, nvec)
+	if c.PQ && p.difficulty != nil {
+		d *= p.difficulty[i]
+	}
+	return d
 }
 
 // allocate picks a choice per tensor; with --bpw the predicted size must fit.

@@ -26,7 +26,7 @@ type Result struct {
 func (r *Result) RatioF16() float64 { return float64(r.F16Bytes) / float64(r.OutputBytes) }
 
 // MakePlan decides every tensor's storage and the tables, without training.
-func MakePlan(g *gguf.File, opt *Options) (*Plan, error) {
+func MakePlan(ctx context.Context, g *gguf.File, opt *Options) (*Plan, error) {
 	if err := opt.check(); err != nil {
 		return nil, err
 	}
@@ -35,6 +35,13 @@ func MakePlan(g *gguf.File, opt *Options) (*Plan, error) {
 		return nil, err
 	}
 	if err := p.buildOptions(); err != nil {
+		return nil, err
+	}
+	ev := opt.Events
+	if ev == nil {
+		ev = nopEvents{}
+	}
+	if err := p.calibrate(ctx, ev); err != nil {
 		return nil, err
 	}
 	choices, err := p.allocate()
@@ -173,7 +180,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 			return nil, err
 		}
 	}
-	plan, err := MakePlan(g, &opt)
+	plan, err := MakePlan(ctx, g, &opt)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,8 @@ type planner struct {
 	tp       tableParams
 	baseSize int64 // header and data bytes that no choice changes
 	elements int64
+	// difficulty scales a tensor's PQ error estimates (calibrate.go); nil = 1.
+	difficulty []float64
 }
 
 // groupNameEstimate bounds table name lengths while allocating (exact names come later).

@@ -193,3 +193,26 @@ func TestFloatConversionsRoundTrip(t *testing.T) {
 		t.Fatalf("q4_0 conversion: got %v, want an error naming q4_0", err)
 	}
 }
+
+func TestReadRowsMatchesWholeTensor(t *testing.T) {
+	data := tinyFile(t)
+	p := writeTemp(t, data)
+	g, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	all, _ := g.ReadTensorF32(&g.Tensors[0])
+	rows, err := g.ReadRowsF32(&g.Tensors[0], []int{1, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < 4; j++ {
+		if rows[j] != all[4+j] || rows[4+j] != all[j] {
+			t.Fatalf("rows %v, tensor %v", rows, all)
+		}
+	}
+	if _, err := g.ReadRowsF32(&g.Tensors[0], []int{2}); err == nil {
+		t.Fatal("row 2 of a 2-row tensor read")
+	}
+}
