@@ -36,6 +36,7 @@ func init() {
 			&cli.BoolFlag{Name: "compress-embeddings", Usage: "always PQ-compress token_embd.weight / output.weight"},
 			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, ...)"},
 			&cli.StringFlag{Name: "token-embedding-type", Usage: "type of token_embd.weight: f32, f16, bf16, q8_0 or a PQ type"},
+			&cli.BoolFlag{Name: "resume", Usage: "keep per-table and per-tensor checkpoints in OUT.partial/ and continue an interrupted conversion with the same input and flags (same bytes as an uninterrupted run)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 		},
 		Action: runConvert,
@@ -60,7 +61,7 @@ func runConvert(c *cli.Context) error {
 		Seed: c.Uint64("seed"), Threads: c.Int("threads"), Sharing: c.String("sharing"), RowScale: c.String("row-scale"),
 		Imatrix: c.String("imatrix"), KeepEmbeddings: c.Bool("keep-embeddings"), CompressEmbeddings: c.Bool("compress-embeddings"),
 		OutputTensorType: c.String("output-tensor-type"), TokenEmbeddingType: c.String("token-embedding-type"),
-		Events: pr,
+		Resume: c.Bool("resume"), Events: pr,
 	}
 	ctx, stop := withSignalCleanup(c.Context)
 	defer stop()
