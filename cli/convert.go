@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pocketgguf/pocketgguf/converter"
+	"github.com/pocketgguf/pocketgguf/quant"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,7 +24,7 @@ func init() {
 			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8", DefaultText: "allocator's choice with --bpw, else 4"},
 			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits: 8, 12 or 16", DefaultText: "allocator's choice with --bpw, else 8"},
 			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits", DefaultText: "2^bits, or the allocator's choice"},
-			&cli.StringFlag{Name: "method", Value: "pocketllm", Usage: "table training: pocketllm (codebook + decoder) or kmeans"},
+			&cli.StringFlag{Name: "method", Usage: "table training: kmeans or pocketllm (codebook + decoder)", DefaultText: quant.DefaultMethod},
 			&cli.IntFlag{Name: "hidden", Usage: "decoder hidden width", DefaultText: "16"},
 			&cli.IntFlag{Name: "epochs", Usage: "training epochs", DefaultText: "pocketllm 50, kmeans 25 iterations"},
 			&cli.Float64Flag{Name: "lr", Usage: "pocketllm learning rate", DefaultText: "1.6e-2"},
