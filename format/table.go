@@ -104,7 +104,9 @@ func Gelu(x float32) float32 {
 func dot(a, b []float32) float32 {
 	var s float32
 	for i := range a {
-		s += a[i] * b[i]
+		// float32(...) forbids fusing into an FMA (Go fuses on arm64), so the
+		// table has the same bits on every platform and files stay deterministic.
+		s += float32(a[i] * b[i])
 	}
 	return s
 }
