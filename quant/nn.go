@@ -14,7 +14,7 @@ import (
 // entry index, as in bruteNearest, and distances are summed in the same
 // order, so both give identical answers.
 
-const kdLeafSize = 8
+const kdLeafSize = 16
 
 type kdNode struct {
 	dim         int32 // split dimension, -1 for a leaf
@@ -27,6 +27,7 @@ type kdTree struct {
 	pts   []float32 // entries reordered by the tree, n*v
 	ids   []int32   // original index of each reordered entry
 	nodes []kdNode
+	lb    *leafBlocks // batched-search layout, built on first use
 }
 
 // newKDTree builds a tree over the first k entries of lut (k*v floats).
