@@ -15,10 +15,9 @@ type leafBlocks struct {
 
 const padCoord = 1e30
 
-func (t *kdTree) blocks() *leafBlocks {
-	if t.lb != nil {
-		return t.lb
-	}
+// buildBlocks is called once by newKDTree, before the tree is shared
+// between goroutines.
+func (t *kdTree) buildBlocks() *leafBlocks {
 	v := t.v
 	lb := &leafBlocks{}
 	for _, nd := range t.nodes {
@@ -51,6 +50,5 @@ func (t *kdTree) blocks() *leafBlocks {
 		lb.left = append(lb.left, first)
 		lb.right = append(lb.right, int32(len(lb.ids)/8))
 	}
-	t.lb = lb
 	return lb
 }

@@ -149,7 +149,7 @@ func (t *kdTree) nearestBatch(q, w []float32, guess []int32, lut []float32, idx 
 	if n == 0 {
 		return
 	}
-	lb := t.blocks()
+	lb := t.lb
 	ws := C.int(t.v)
 	if len(w) == t.v && len(q) != t.v {
 		ws = 0
