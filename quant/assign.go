@@ -22,13 +22,20 @@ const assignRows = 16
 // opt.RowScale, refits each row's scale by weighted least squares, rounds it
 // to f16 and keeps it if it lowers the row's weighted error. lut may be nil
 // (then tb.BuildLUT(tb.K) is used); otherwise it holds at least K*V values.
+// opt.V and opt.K may be zero: the table's are used.
 func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt Options, progress Progress) (*Assignment, error) {
+	if tb == nil {
+		return nil, fmt.Errorf("tensor %q: no table", m.Name)
+	}
+	if opt.V == 0 { // V and K may be left to the table
+		opt.V = tb.V
+	}
+	if opt.K == 0 {
+		opt.K = max(1, min(tb.K, 1<<16))
+	}
 	o, err := opt.resolved()
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
-	}
-	if tb == nil {
-		return nil, fmt.Errorf("tensor %q: no table", m.Name)
 	}
 	if tb.V != o.V {
 		return nil, fmt.Errorf("tensor %q: table has V=%d, options say %d", m.Name, tb.V, o.V)
