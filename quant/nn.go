@@ -151,14 +151,14 @@ func (s *kdQuery) scanLeaf(a, b int) {
 		h := v / 2
 		for t := 0; t < h; t++ {
 			e := q[t] - p[t]
-			d += w[t] * e * e
+			d += float32(w[t] * e * e)
 		}
 		if d > s.best {
 			continue
 		}
 		for t := h; t < v; t++ {
 			e := q[t] - p[t]
-			d += w[t] * e * e
+			d += float32(w[t] * e * e)
 		}
 		if d < s.best || d == s.best && s.t.ids[a+i] < s.bestID {
 			s.best, s.bestID = d, s.t.ids[a+i]
@@ -166,12 +166,14 @@ func (s *kdQuery) scanLeaf(a, b int) {
 	}
 }
 
-// wdist is Σ_t w_t (q_t - p_t)², summed in t order in float32.
+// wdist is Σ_t w_t (q_t - p_t)², summed in t order in float32. The explicit
+// float32() conversion forbids the compiler from fusing the multiply-add
+// (Go does on arm64), so every platform and the C search round alike.
 func wdist(q, p, w []float32) float32 {
 	var d float32
 	for t := range q {
 		e := q[t] - p[t]
-		d += w[t] * e * e
+		d += float32(w[t] * e * e)
 	}
 	return d
 }
