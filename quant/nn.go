@@ -14,7 +14,7 @@ import (
 // entry index, as in bruteNearest, and distances are summed in the same
 // order, so both give identical answers.
 
-const kdLeafSize = 8
+const kdLeafSize = 16
 
 type kdNode struct {
 	dim         int32 // split dimension, -1 for a leaf
@@ -27,6 +27,7 @@ type kdTree struct {
 	pts   []float32 // entries reordered by the tree, n*v
 	ids   []int32   // original index of each reordered entry
 	nodes []kdNode
+	lb    *leafBlocks // batched-search layout
 }
 
 // newKDTree builds a tree over the first k entries of lut (k*v floats).
@@ -40,6 +41,7 @@ func newKDTree(lut []float32, k, v int) *kdTree {
 	for i, id := range t.ids {
 		copy(t.pts[i*v:(i+1)*v], lut[int(id)*v:int(id)*v+v])
 	}
+	t.lb = t.buildBlocks()
 	return t
 }
 
@@ -149,14 +151,14 @@ func (s *kdQuery) scanLeaf(a, b int) {
 		h := v / 2
 		for t := 0; t < h; t++ {
 			e := q[t] - p[t]
-			d += w[t] * e * e
+			d += float32(w[t] * e * e)
 		}
 		if d > s.best {
 			continue
 		}
 		for t := h; t < v; t++ {
 			e := q[t] - p[t]
-			d += w[t] * e * e
+			d += float32(w[t] * e * e)
 		}
 		if d < s.best || d == s.best && s.t.ids[a+i] < s.bestID {
 			s.best, s.bestID = d, s.t.ids[a+i]
@@ -164,12 +166,14 @@ func (s *kdQuery) scanLeaf(a, b int) {
 	}
 }
 
-// wdist is Σ_t w_t (q_t - p_t)², summed in t order in float32.
+// wdist is Σ_t w_t (q_t - p_t)², summed in t order in float32. The explicit
+// float32() conversion forbids the compiler from fusing the multiply-add
+// (Go does on arm64), so every platform and the C search round alike.
 func wdist(q, p, w []float32) float32 {
 	var d float32
 	for t := range q {
 		e := q[t] - p[t]
-		d += w[t] * e * e
+		d += float32(w[t] * e * e)
 	}
 	return d
 }

@@ -137,3 +137,53 @@ func TestMoreEntriesThanSamples(t *testing.T) {
 		}
 	}
 }
+
+// Train's progress must only move forward and end at its total for both
+// methods, also when k-means converges before its iteration cap.
+func TestTrainProgressEndsFull(t *testing.T) {
+	m := gaussMatrix("blk.0.attn_q.weight", 64, 64, 8)
+	for _, method := range []string{MethodKMeans, MethodPocketLLM} {
+		opt := Options{Method: method, V: 4, K: 16, Epochs: 6}
+		s, err := Sample(m, nil, opt, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last, total int64
+		if _, err := Train(s, opt, func(d, tot int64) {
+			if d < last || d > tot {
+				t.Errorf("%s: progress %d/%d after %d", method, d, tot, last)
+			}
+			last, total = d, tot
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if last != total || total == 0 {
+			t.Errorf("%s: progress ended at %d/%d", method, last, total)
+		}
+	}
+}
+
+// Assign takes V and K from the table when the options leave them zero.
+func TestAssignOptionsFromTable(t *testing.T) {
+	m := gaussMatrix("blk.0.attn_v.weight", 16, 64, 3)
+	opt := Options{Method: MethodKMeans, V: 8, K: 32}
+	s, err := Sample(m, nil, opt, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Train(s, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, err := Assign(tb, nil, m, nil, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := Assign(tb, nil, m, nil, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1.RelRMSE != a2.RelRMSE || len(a1.Indices) != len(a2.Indices) {
+		t.Fatalf("zero options: rel RMSE %v vs %v", a2.RelRMSE, a1.RelRMSE)
+	}
+}
