@@ -87,11 +87,7 @@ func (p *planner) scaleKeyBytes(i int) int64 {
 
 func (p *planner) distortion(i int, c Choice) float64 {
 	t := &p.tensors[i].Info
-	nvec := int64(t.Elements())
-	if c.PQ {
-		nvec /= int64(c.Type.V)
-	}
-	d := sensitivity(t.Name) * float64(t.Elements()) * c.relMSE(t.Type, nvec)
+	d := sensitivity(t.Name) * float64(t.Elements()) * c.relMSE(t.Type)
 	if c.PQ && p.difficulty != nil {
 		d *= p.difficulty[i]
 	}
