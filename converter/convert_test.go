@@ -44,7 +44,7 @@ func TestBPWTargetMetAndErrorFallsWithBits(t *testing.T) {
 	in := stories(t)
 	dir := t.TempDir()
 	var prev float64 = 2
-	for _, bpw := range []float64{2.2, 3, 4} {
+	for _, bpw := range []float64{2.2, 3, 4, 6, 10} {
 		out := filepath.Join(dir, "s.gguf")
 		res := convert(t, in, out, Options{BPW: bpw, Seed: 1, Method: "kmeans"})
 		if res.BPW > bpw || res.BPW < bpw-0.35 {
@@ -247,5 +247,39 @@ func TestCompareSeesUnpackedError(t *testing.T) {
 	// equal the PocketGGUF's (unpack is exact in f32).
 	if c1.Overall < 0.05 || c2.Overall != c1.Overall || len(c2.PerTensor) != len(c1.PerTensor) {
 		t.Fatalf("pq %.5f over %d tensors, unpacked %.5f over %d", c1.Overall, len(c1.PerTensor), c2.Overall, len(c2.PerTensor))
+	}
+}
+
+// warnings records Warn messages.
+type warnings struct {
+	nopEvents
+	msgs []string
+}
+
+func (w *warnings) Warn(m string) { w.msgs = append(w.msgs, m) }
+
+// TestInputTypes: f16, bf16 and q8_0 inputs convert and unpack with the same
+// quality as f32; q8_0 input warns once per compressed tensor.
+func TestInputTypes(t *testing.T) {
+	for _, ty := range []string{"f16", "bf16", "q8_0"} {
+		t.Run(ty, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testmodels.Presets["tiny"]
+			cfg.Type, _ = gguf.ParseType(ty)
+			in := filepath.Join(dir, "in.gguf")
+			if err := testmodels.Generate(in, cfg); err != nil {
+				t.Fatal(err)
+			}
+			w := &warnings{}
+			out := filepath.Join(dir, "o.gguf")
+			convert(t, in, out, Options{BPW: 3, Events: w})
+			rel := reconstruction(t, in, out)
+			if rel > 0.45 {
+				t.Fatalf("rel RMSE %.4f", rel)
+			}
+			if (ty == "q8_0") != (len(w.msgs) > 0) {
+				t.Fatalf("warnings for %s input: %q", ty, w.msgs)
+			}
+		})
 	}
 }
