@@ -37,7 +37,7 @@ func TestSIGINTLeavesNoTempFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	odir := t.TempDir()
-	cmd := exec.Command(bin, "convert", "--epochs", "100000", "--threads", "1", in, filepath.Join(odir, "out.gguf"))
+	cmd := exec.Command(bin, "convert", "--method", "pocketllm", "--epochs", "100000", "--threads", "1", in, filepath.Join(odir, "out.gguf"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

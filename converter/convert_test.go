@@ -77,14 +77,14 @@ func TestDeterministicAcrossRunsAndThreads(t *testing.T) {
 	var outs [][]byte
 	for i, th := range []int{1, 2, 2} {
 		out := filepath.Join(dir, "o.gguf")
-		convert(t, in, out, Options{BPW: 2.5, Seed: 7, Threads: th, Epochs: 5})
+		convert(t, in, out, Options{BPW: 2.5, Seed: 7, Threads: th, Epochs: 5, Method: "pocketllm"})
 		outs = append(outs, fileBytes(t, out))
 		if i > 0 && !bytes.Equal(outs[0], outs[i]) {
 			t.Fatalf("run %d (threads %d) differs from run 0 (threads 1)", i, th)
 		}
 	}
 	out := filepath.Join(dir, "o.gguf")
-	convert(t, in, out, Options{BPW: 2.5, Seed: 8, Threads: 2, Epochs: 5})
+	convert(t, in, out, Options{BPW: 2.5, Seed: 8, Threads: 2, Epochs: 5, Method: "pocketllm"})
 	if bytes.Equal(outs[0], fileBytes(t, out)) {
 		t.Fatal("a different seed gave identical bytes: the seed is not used")
 	}
