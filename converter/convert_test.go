@@ -283,3 +283,32 @@ func TestInputTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestRowScalesAndSharingRoundTrip: row scales are stored (as f16 bits), used
+// by unpack, and every sharing mode reconstructs within the bound.
+func TestRowScalesAndSharingRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	in := tinyModel(t, dir)
+	for _, o := range []Options{{RowScale: "on", Sharing: "kind"}, {RowScale: "off", Sharing: "model"}, {RowScale: "on", Sharing: "tensor", CodebookSize: 32}} {
+		out := filepath.Join(dir, "o.gguf")
+		convert(t, in, out, o)
+		rel := reconstruction(t, in, out)
+		g, err := gguf.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, pts, err := ReadPocket(g)
+		g.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt := pts["blk.1.ffn_down.weight"]
+		if (pt.Scales != nil) != (o.RowScale == "on") {
+			t.Fatalf("%+v: scales present = %v", o, pt.Scales != nil)
+		}
+		t.Logf("row-scale %s, sharing %s: rel RMSE %.4f", o.RowScale, o.Sharing, rel)
+		if rel > 0.45 {
+			t.Fatalf("%+v: rel RMSE %.4f", o, rel)
+		}
+	}
+}
