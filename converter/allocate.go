@@ -16,17 +16,17 @@ import (
 
 // aggNum summarises the tensors that use one PQ option (type, K).
 type aggNum struct {
-	count, embCount int
-	idxBytes, rows  int64
-	scaleBytes      int64 // Σ pocket.tensor.<T>.scale key sizes, paid if row scales are on
-	kinds           map[string]int
+	count          int
+	idxBytes, rows int64
+	scaleBytes     int64 // Σ pocket.tensor.<T>.scale key sizes, paid if row scales are on
+	kinds          map[string]int
 }
 
 func (a *aggNum) distinctKinds() int { return len(a.kinds) }
 
 // level is the sharing an option's tensors get: the flag, or under auto the
 // finest level whose tables cost at most 1/16 of the indices they serve.
-func (p *planner) level(k optKey, count, kinds, emb int, idx int64) string {
+func (p *planner) level(k optKey, count, kinds int, idx int64) string {
 	mode := p.sharingMode()
 	if mode != "auto" {
 		return mode
@@ -44,7 +44,7 @@ func (p *planner) level(k optKey, count, kinds, emb int, idx int64) string {
 // tables is how many tables an option needs at a sharing level. Under model
 // sharing the embeddings join the shared table too: on small models a table
 // of their own costs more than the error it saves.
-func tables(level string, count, kinds, emb int) int {
+func tables(level string, count, kinds int) int {
 	switch level {
 	case "tensor":
 		return count
@@ -57,12 +57,12 @@ func tables(level string, count, kinds, emb int) int {
 var groupNameFill = string(make([]byte, groupNameEstimate))
 
 // aggCost is the bytes an option adds beyond its tensors' data: tables and row scales.
-func (p *planner) aggCost(k optKey, count, kinds, emb int, idx, rows, scaleBytes int64) int64 {
+func (p *planner) aggCost(k optKey, count, kinds int, idx, rows, scaleBytes int64) int64 {
 	if count == 0 {
 		return 0
 	}
-	lvl := p.level(k, count, kinds, emb, idx)
-	c := int64(tables(lvl, count, kinds, emb)) * tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+	lvl := p.level(k, count, kinds, idx)
+	c := int64(tables(lvl, count, kinds)) * tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
 	if p.rowScaleFor(k, rows, idx) {
 		c += scaleBytes
 	}
@@ -127,9 +127,6 @@ func (p *planner) allocate() ([]Choice, error) {
 		a := get(optKey{c.Type, c.K})
 		t := &p.tensors[i].Info
 		a.count += sign
-		if p.tensors[i].Class == classEmbedding {
-			a.embCount += sign
-		}
 		a.idxBytes += int64(sign) * c.dataBytes(t)
 		a.rows += int64(sign) * int64(t.Rows())
 		a.scaleBytes += int64(sign) * p.scaleKeyBytes(i)
@@ -140,7 +137,7 @@ func (p *planner) allocate() ([]Choice, error) {
 		}
 	}
 	cost := func(k optKey, a *aggNum) int64 {
-		return p.aggCost(k, a.count, a.distinctKinds(), a.embCount, a.idxBytes, a.rows, a.scaleBytes)
+		return p.aggCost(k, a.count, a.distinctKinds(), a.idxBytes, a.rows, a.scaleBytes)
 	}
 	for i := range p.tensors {
 		add(i, p.options[i][cur[i]], 1)
@@ -286,16 +283,13 @@ func (p *planner) sizeOf(cur []int) int64 {
 		}
 		t := &p.tensors[i].Info
 		a.count++
-		if p.tensors[i].Class == classEmbedding {
-			a.embCount++
-		}
 		a.idxBytes += c.dataBytes(t)
 		a.rows += int64(t.Rows())
 		a.scaleBytes += p.scaleKeyBytes(i)
 		a.kinds[kindOf(t.Name)]++
 	}
 	for k, a := range aggs {
-		size += p.aggCost(k, a.count, a.distinctKinds(), a.embCount, a.idxBytes, a.rows, a.scaleBytes)
+		size += p.aggCost(k, a.count, a.distinctKinds(), a.idxBytes, a.rows, a.scaleBytes)
 	}
 	return size
 }
@@ -376,17 +370,13 @@ func (p *planner) groups(choices []Choice) []GroupPlan {
 		ms := members[k]
 		var idx, rows int64
 		kinds := map[string]bool{}
-		emb := 0
 		for _, i := range ms {
 			t := &p.tensors[i].Info
 			idx += choices[i].dataBytes(t)
 			rows += int64(t.Rows())
 			kinds[kindOf(t.Name)] = true
-			if p.tensors[i].Class == classEmbedding {
-				emb++
-			}
 		}
-		lvl := p.level(k, len(ms), len(kinds), emb, idx)
+		lvl := p.level(k, len(ms), len(kinds), idx)
 		rs := p.rowScaleFor(k, rows, idx)
 		byName := map[string]int{}
 		for _, i := range ms {
