@@ -137,3 +137,28 @@ func TestMoreEntriesThanSamples(t *testing.T) {
 		}
 	}
 }
+
+// Train's progress must only move forward and end at its total for both
+// methods, also when k-means converges before its iteration cap.
+func TestTrainProgressEndsFull(t *testing.T) {
+	m := gaussMatrix("blk.0.attn_q.weight", 64, 64, 8)
+	for _, method := range []string{MethodKMeans, MethodPocketLLM} {
+		opt := Options{Method: method, V: 4, K: 16, Epochs: 6}
+		s, err := Sample(m, nil, opt, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last, total int64
+		if _, err := Train(s, opt, func(d, tot int64) {
+			if d < last || d > tot {
+				t.Errorf("%s: progress %d/%d after %d", method, d, tot, last)
+			}
+			last, total = d, tot
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if last != total || total == 0 {
+			t.Errorf("%s: progress ended at %d/%d", method, last, total)
+		}
+	}
+}
