@@ -125,7 +125,13 @@ func (p *progress) render() {
 	if p.stepUnits > 0 {
 		pct = 100 * float64(p.stepDone) / float64(p.stepUnits)
 	}
-	p.bar.Describe(fmt.Sprintf("%-28.28s %3.0f%%", p.label, pct))
+	desc := fmt.Sprintf("%-28.28s %3.0f%%", p.label, pct)
+	if el := time.Since(p.stepStart).Seconds(); el > 0.5 && p.stepDone > 0 {
+		rate := float64(p.stepDone) / el
+		eta := time.Duration(float64(p.stepUnits-p.stepDone) / rate * float64(time.Second))
+		desc += fmt.Sprintf(" %5.1fM/s ETA %-6s", rate/1e6, eta.Round(time.Second))
+	}
+	p.bar.Describe(desc)
 	p.bar.Set64(p.base + p.stepDone)
 }
 
