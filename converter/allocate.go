@@ -31,7 +31,7 @@ func (p *planner) level(k optKey, count, kinds int, idx int64) string {
 	if mode != "auto" {
 		return mode
 	}
-	tb := tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+	tb := p.tableBytes(k)
 	switch {
 	case int64(count)*tb*16 <= idx:
 		return "tensor"
@@ -62,7 +62,7 @@ func (p *planner) aggCost(k optKey, count, kinds int, idx, rows, scaleBytes int6
 		return 0
 	}
 	lvl := p.level(k, count, kinds, idx)
-	c := int64(tables(lvl, count, kinds)) * tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+	c := int64(tables(lvl, count, kinds)) * p.tableBytes(k)
 	if p.rowScaleFor(k, rows, idx) {
 		c += scaleBytes
 	}
@@ -72,6 +72,16 @@ func (p *planner) aggCost(k optKey, count, kinds int, idx, rows, scaleBytes int6
 // tensorCost is the bytes one tensor's choice costs by itself: aligned data,
 // and for PQ its table-name and rel_rmse keys.
 func (p *planner) tensorCost(i int, c Choice) int64 {
+	if c.PQ {
+		if p.pqKeyCache == nil {
+			p.pqKeyCache = make([]int64, len(p.tensors))
+			for j := range p.tensors {
+				p.pqKeyCache[j] = tensorKeysSize(&p.tensors[j].Info, groupNameFill, false)
+			}
+		}
+		t := &p.tensors[i].Info
+		return alignUp(c.dataBytes(t), int64(p.g.Alignment)) + p.pqKeyCache[i]
+	}
 	t := &p.tensors[i].Info
 	n := alignUp(c.dataBytes(t), int64(p.g.Alignment))
 	if c.PQ {
@@ -81,11 +91,61 @@ func (p *planner) tensorCost(i int, c Choice) int64 {
 }
 
 func (p *planner) scaleKeyBytes(i int) int64 {
-	t := &p.tensors[i].Info
-	return keySize(format.KeyTensorScale(t.Name)) + arrSize(int64(t.Rows()), 2)
+	if p.scaleCache == nil {
+		p.scaleCache = make([]int64, len(p.tensors))
+		for j := range p.tensors {
+			t := &p.tensors[j].Info
+			p.scaleCache[j] = keySize(format.KeyTensorScale(t.Name)) + arrSize(int64(t.Rows()), 2)
+		}
+	}
+	return p.scaleCache[i]
 }
 
+// tableBytes is the (estimated-name) size of one table's keys, memoised: the
+// search asks for it millions of times on a large model.
+func (p *planner) tableBytes(k optKey) int64 {
+	if p.tableCache == nil {
+		p.tableCache = map[optKey]int64{}
+	}
+	n, ok := p.tableCache[k]
+	if !ok {
+		n = tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+		p.tableCache[k] = n
+	}
+	return n
+}
+
+// kind is kindOf(tensor i), memoised.
+func (p *planner) kind(i int) string {
+	if p.kinds == nil {
+		p.kinds = make([]string, len(p.tensors))
+		for j := range p.tensors {
+			p.kinds[j] = kindOf(p.tensors[j].Info.Name)
+		}
+	}
+	return p.kinds[i]
+}
+
+// distortion is memoised per tensor and choice (distortionOf does the work).
 func (p *planner) distortion(i int, c Choice) float64 {
+	if p.distCache == nil {
+		p.distCache = map[distKey]float64{}
+	}
+	k := distKey{i, c}
+	d, ok := p.distCache[k]
+	if !ok {
+		d = p.distortionOf(i, c)
+		p.distCache[k] = d
+	}
+	return d
+}
+
+type distKey struct {
+	i int
+	c Choice
+}
+
+func (p *planner) distortionOf(i int, c Choice) float64 {
 	t := &p.tensors[i].Info
 	d := sensitivity(t.Name) * float64(t.Elements()) * c.relMSE(t.Type)
 	if c.PQ && p.difficulty != nil {
@@ -130,7 +190,7 @@ func (p *planner) allocate() ([]Choice, error) {
 		a.idxBytes += int64(sign) * c.dataBytes(t)
 		a.rows += int64(sign) * int64(t.Rows())
 		a.scaleBytes += int64(sign) * p.scaleKeyBytes(i)
-		kd := kindOf(t.Name)
+		kd := p.kind(i)
 		a.kinds[kd] += sign
 		if a.kinds[kd] == 0 {
 			delete(a.kinds, kd)
@@ -286,7 +346,7 @@ func (p *planner) sizeOf(cur []int) int64 {
 		a.idxBytes += c.dataBytes(t)
 		a.rows += int64(t.Rows())
 		a.scaleBytes += p.scaleKeyBytes(i)
-		a.kinds[kindOf(t.Name)]++
+		a.kinds[p.kind(i)]++
 	}
 	for k, a := range aggs {
 		size += p.aggCost(k, a.count, a.distinctKinds(), a.idxBytes, a.rows, a.scaleBytes)

@@ -48,6 +48,11 @@ type planner struct {
 	elements int64
 	// difficulty scales a tensor's PQ error estimates (calibrate.go); nil = 1.
 	difficulty []float64
+	tableCache map[optKey]int64
+	kinds      []string
+	distCache  map[distKey]float64
+	scaleCache []int64
+	pqKeyCache []int64
 }
 
 // groupNameEstimate bounds table name lengths while allocating (exact names come later).
