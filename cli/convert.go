@@ -22,7 +22,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.Float64Flag{Name: "bpw", DefaultText: "none: pq_4x8 for every block weight", Usage: "target whole-file bits per weight (every byte counts: indices, tables, scales, copied tensors, metadata); the allocator picks types, K and sharing per tensor"},
 			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8", DefaultText: "allocator's choice with --bpw, else 4"},
-			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits: 8, 12 or 16", DefaultText: "allocator's choice with --bpw, else 8"},
+			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits: 8, 12 or 16 (the allocator uses 16 only when asked: 65536-entry tables train slowly)", DefaultText: "allocator's choice with --bpw, else 8"},
 			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits", DefaultText: "2^bits, or the allocator's choice"},
 			&cli.StringFlag{Name: "method", Usage: "table training: kmeans or pocketllm (codebook + decoder)", DefaultText: quant.DefaultMethod},
 			&cli.IntFlag{Name: "hidden", Usage: "decoder hidden width", DefaultText: "16"},

@@ -48,6 +48,11 @@ type planner struct {
 	elements int64
 	// difficulty scales a tensor's PQ error estimates (calibrate.go); nil = 1.
 	difficulty []float64
+	tableCache map[optKey]int64
+	kinds      []string
+	distCache  map[distKey]float64
+	scaleCache []int64
+	pqKeyCache []int64
 }
 
 // groupNameEstimate bounds table name lengths while allocating (exact names come later).
@@ -128,11 +133,21 @@ func elemSize(t gguf.ValueType) int {
 	return 8
 }
 
+// maxAutoK caps K when neither --codebook-bits nor --codebook-size is given:
+// a 65536-entry table took over ten minutes to train on the development
+// machine against 20 s for 4096 entries, and 16-bit indices with K <= 4096
+// are dominated by 12-bit ones, so the allocator leaves 16-bit types to
+// explicit flags.
+const maxAutoK = 4096
+
 // pqChoices lists the PQ options for a tensor allowed by the flags.
 func (p *planner) pqChoices(t *gguf.TensorInfo) []Choice {
 	var out []Choice
 	for _, ty := range format.PQTypes {
 		if p.opt.VecLen != 0 && ty.V != p.opt.VecLen || p.opt.CodebookBits != 0 && ty.IndexBits != p.opt.CodebookBits {
+			continue
+		}
+		if p.opt.CodebookBits == 0 && p.opt.CodebookSize == 0 && ty.MaxK() > maxAutoK {
 			continue
 		}
 		if int(t.Cols())%ty.BlockSize() != 0 {
