@@ -335,3 +335,33 @@ func TestAbortFlagStopsDecode(t *testing.T) {
 		t.Fatalf("decode after abort: %v", err)
 	}
 }
+
+func TestEmbeddings(t *testing.T) {
+	m := loadStories(t)
+	c := newCtx(t, m, ContextParams{NCtx: 64, Embeddings: true})
+	toks, _ := m.Tokenize("Once upon a time", true, false)
+	if _, err := c.Decode(toks, false); err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Embeddings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e) != m.Info().NEmbd {
+		t.Fatalf("%d values, want %d", len(e), m.Info().NEmbd)
+	}
+	norm := 0.0
+	for _, v := range e {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("embedding has %v", v)
+		}
+		norm += float64(v) * float64(v)
+	}
+	if norm == 0 {
+		t.Fatal("zero embedding")
+	}
+	plain := newCtx(t, m, ContextParams{NCtx: 64})
+	if _, err := plain.Embeddings(); err == nil {
+		t.Fatal("embeddings from a context created without them")
+	}
+}
