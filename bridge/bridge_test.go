@@ -7,9 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // stories260K: a real llama (dim 64, 5 layers, vocab 512, F32) in the shared test data.
@@ -363,5 +365,46 @@ func TestEmbeddings(t *testing.T) {
 	plain := newCtx(t, m, ContextParams{NCtx: 64})
 	if _, err := plain.Embeddings(); err == nil {
 		t.Fatal("embeddings from a context created without them")
+	}
+}
+
+// Contexts and models nobody closed are freed by their cleanups.
+func TestCleanupsFreeUnclosed(t *testing.T) {
+	m := loadStories(t)
+	for i := 0; i < 3; i++ {
+		if _, err := m.NewContext(ContextParams{NCtx: 32, Threads: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := func() int {
+		m.h.mu.RLock()
+		defer m.h.mu.RUnlock()
+		return len(m.h.contexts)
+	}
+	for i := 0; i < 20 && live() > 0; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := live(); n != 0 {
+		t.Fatalf("%d unreachable contexts still allocated", n)
+	}
+	h := func() *modelHandle {
+		m2, err := LoadModel(storiesPath(t), ModelParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m2.h
+	}()
+	freed := func() bool {
+		h.mu.RLock()
+		defer h.mu.RUnlock()
+		return h.c == nil
+	}
+	for i := 0; i < 20 && !freed(); i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !freed() {
+		t.Fatal("unreachable model still allocated")
 	}
 }
