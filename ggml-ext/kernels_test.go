@@ -95,11 +95,11 @@ func buildAndRun(t *testing.T, cc string, flags []string, runner []string, args 
 // machine and in the scalar build.
 func TestCKernelsNative(t *testing.T) {
 	if runtime.GOARCH == "amd64" {
-		buildAndRun(t, "cc", []string{"-mavx2", "-mfma", "-mf16c"}, nil)
+		buildAndRun(t, "cc", []string{"-Iinclude", "-mavx2", "-mfma", "-mf16c"}, nil)
 	} else {
-		buildAndRun(t, "cc", nil, nil)
+		buildAndRun(t, "cc", []string{"-Iinclude"}, nil)
 	}
-	buildAndRun(t, "cc", []string{"-DGGML_PQ_FORCE_SCALAR"}, nil)
+	buildAndRun(t, "cc", []string{"-Iinclude", "-DGGML_PQ_FORCE_SCALAR"}, nil)
 }
 
 // The NEON kernels, cross-built and run under qemu-user (rows up to 4096: emulation is slow).
@@ -117,5 +117,5 @@ func TestCKernelsAarch64(t *testing.T) {
 	if _, err := os.Stat("/usr/aarch64-linux-gnu/lib"); err != nil {
 		t.Skip("no aarch64 sysroot at /usr/aarch64-linux-gnu (apt-get install gcc-aarch64-linux-gnu)")
 	}
-	buildAndRun(t, "aarch64-linux-gnu-gcc", []string{"-march=armv8.2-a"}, []string{qemu, "-L", "/usr/aarch64-linux-gnu"}, "quick")
+	buildAndRun(t, "aarch64-linux-gnu-gcc", []string{"-Iinclude", "-march=armv8.2-a"}, []string{qemu, "-L", "/usr/aarch64-linux-gnu"}, "quick")
 }

@@ -2,7 +2,7 @@
 // runs at load time) to Go, so tests can compare it with the format package's reference.
 package ggmlext
 
-// #cgo CFLAGS: -O2
+// #cgo CFLAGS: -O2 -I${SRCDIR}/include
 // #cgo LDFLAGS: -lm
 // #include "include/ggml-pq.h"
 import "C"

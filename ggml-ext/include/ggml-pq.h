@@ -42,7 +42,7 @@ struct ggml_pq_type_info {
 };
 
 // NULL when type is not a PQ type.
-const struct ggml_pq_type_info * ggml_pq_type_info(int type);
+const struct ggml_pq_type_info * ggml_pq_get_type(int type);
 
 static inline int ggml_pq_is_pq(int type) { return type >= GGML_PQ_TYPE_FIRST && type < GGML_PQ_TYPE_END; }
 

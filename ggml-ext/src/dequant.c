@@ -2,7 +2,7 @@
 #include "pq-impl.h"
 
 void ggml_pq_dequant_row_ref(int type, const void * vx, float * y, int64_t n, const float * lut, float scale) {
-    const struct ggml_pq_type_info * ti = ggml_pq_type_info(type);
+    const struct ggml_pq_type_info * ti = ggml_pq_get_type(type);
     const uint8_t * x = (const uint8_t *) vx;
     const int v = ti->v;
     for (int64_t j = 0; j < n / v; j++) {

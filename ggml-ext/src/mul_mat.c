@@ -86,7 +86,7 @@ static float pq_dot_f32(const float * a, const float * b, int64_t kc) {
 void ggml_pq_mul_mat(int type, int64_t n, const void * w, size_t wstride, int64_t r0, int64_t r1,
                      const float * lut, const float * scale,
                      const float * x, int64_t ldx, int64_t ncols, float * y, int64_t ldy) {
-    const struct ggml_pq_type_info * ti = ggml_pq_type_info(type);
+    const struct ggml_pq_type_info * ti = ggml_pq_get_type(type);
     if (ncols <= PQ_VEC_DOT_MAX_COLS) {
         for (int64_t r = r0; r < r1; r++) {
             const float s = scale ? scale[r] : 1.0f;

@@ -1,7 +1,7 @@
 // Internal helpers shared by the kernel files: index unpacking (FORMAT.md packing rules).
 #pragma once
 
-#include "../include/ggml-pq.h"
+#include "ggml-pq.h"  // ggml-ext/include, or ggml/include in the patched ggml tree
 
 #include <string.h>
 

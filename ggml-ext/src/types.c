@@ -11,16 +11,6 @@ static const struct ggml_pq_type_info pq_types[GGML_PQ_TYPE_END - GGML_PQ_TYPE_F
     { "pq_8x16", 8, 16,  8, 2 },
 };
 
-const struct ggml_pq_type_info * ggml_pq_type_info(int type) {
+const struct ggml_pq_type_info * ggml_pq_get_type(int type) {
     return ggml_pq_is_pq(type) ? &pq_types[type - GGML_PQ_TYPE_FIRST] : NULL;
-}
-
-const char * ggml_pq_simd(void) {
-#if defined(GGML_PQ_AVX2)
-    return "avx2";
-#elif defined(GGML_PQ_NEON)
-    return "neon";
-#else
-    return "scalar";
-#endif
 }

@@ -2,7 +2,7 @@
 #include "pq-impl.h"
 
 float ggml_pq_vec_dot_ref(int type, int64_t n, const void * vx, const float * lut, const float * y) {
-    const struct ggml_pq_type_info * ti = ggml_pq_type_info(type);
+    const struct ggml_pq_type_info * ti = ggml_pq_get_type(type);
     const uint8_t * x = (const uint8_t *) vx;
     const int v = ti->v;
     // double accumulator: the reference should be the most accurate sum, not the fastest
@@ -73,5 +73,17 @@ float ggml_pq_vec_dot(int type, int64_t n, const void * x, const float * lut, co
     return r;
 #else
     return ggml_pq_vec_dot_ref(type, n, x, lut, y);
+#endif
+}
+
+// Here, not in types.c: this file is compiled with the kernels' SIMD flags (the CPU backend),
+// types.c with ggml-base's baseline flags.
+const char * ggml_pq_simd(void) {
+#if defined(GGML_PQ_AVX2)
+    return "avx2";
+#elif defined(GGML_PQ_NEON)
+    return "neon";
+#else
+    return "scalar";
 #endif
 }

@@ -95,7 +95,7 @@ static double magnitude(const struct ggml_pq_type_info * ti, const float * row_w
 static int64_t checks = 0;
 
 static void test_type(int type, int64_t n) {
-    const struct ggml_pq_type_info * ti = ggml_pq_type_info(type);
+    const struct ggml_pq_type_info * ti = ggml_pq_get_type(type);
     if (n % ti->blck_size != 0) return;  // FORMAT.md: such a row length is invalid for this type
     const int64_t nrows = 9, ncols = 7;  // odd sizes hit every tile edge of mul_mat
     const size_t rowb = (size_t) (n / ti->blck_size) * ti->type_size;
