@@ -2,7 +2,7 @@
 // f32 columns, one thread, through the patched ggml CPU backend: PQ types against ggml's own
 // quantizations. Prints a Markdown table (docs/bench/kernels.md).
 //
-//   bench-mulmat [threads] [--quick]
+//   bench-mulmat [threads] [--quick] [--only TYPE,TYPE...]
 //
 // Also times the table build (ggml_pq_build_lut) for the largest tables the format allows.
 #include "ggml.h"
@@ -114,8 +114,10 @@ static void time_lut_builds(void) {
 
 int main(int argc, char ** argv) {
     int threads = 1, quick = 0;
+    const char * only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else threads = atoi(argv[i]);
     }
     static const enum ggml_type types[] = {
@@ -128,6 +130,7 @@ int main(int argc, char ** argv) {
     printf("|---|---:|---:|---:|---:|---:|\n");
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         const enum ggml_type type = types[t];
+        if (only && !strstr(only, ggml_type_name(type))) continue;
         const double bpw = 8.0 * ggml_row_size(type, K_IN) / K_IN;
         struct ggml_init_params wp = { ggml_row_size(type, K_IN) * N_OUT + (1u << 20), NULL, false };
         struct ggml_context * wctx = ggml_init(wp);
