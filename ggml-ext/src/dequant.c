@@ -12,7 +12,7 @@ void ggml_pq_dequant_row_ref(int type, const void * vx, float * y, int64_t n, co
 }
 
 #if defined(GGML_PQ_AVX2) || defined(GGML_PQ_NEON)
-static inline __attribute__((always_inline))
+PQ_INLINE
 void pq_dequant_simd(const int v, const int bits, const uint8_t * x, float * y, int64_t n, const float * lut, float scale) {
     const int64_t ng = n / 16;
 #if defined(GGML_PQ_AVX2)

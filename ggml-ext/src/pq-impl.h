@@ -5,6 +5,13 @@
 
 #include <string.h>
 
+// Kernels are written once with v and bits as parameters; forced inlining specialises them per type.
+#if defined(_MSC_VER)
+#define PQ_INLINE static __forceinline
+#else
+#define PQ_INLINE static inline __attribute__((always_inline))
+#endif
+
 #if defined(GGML_PQ_FORCE_SCALAR)
 // the reference build: no SIMD even where the compiler targets it
 #elif defined(__AVX2__)
@@ -46,7 +53,7 @@ static inline void pq_unpack(int bits, const uint8_t * x, int64_t j0, int nidx, 
 }
 
 // Indices of the cnt (even) sub-vectors starting at j0 (even), for bits known at compile time.
-static inline __attribute__((always_inline))
+PQ_INLINE
 void pq_indices(const int bits, const uint8_t * x, int64_t j0, const int cnt, uint32_t * idx) {
     // one wide load per group, then shifts: the table lookups already keep the load ports busy
     if (bits == 8 && cnt % 4 == 0) {
@@ -75,7 +82,7 @@ void pq_indices(const int bits, const uint8_t * x, int64_t j0, const int cnt, ui
 #if defined(GGML_PQ_AVX2)
 // Weights 16g .. 16g+15 of a row in two registers; v and bits are compile-time constants
 // at every call site (the callers switch on the type once per row).
-static inline __attribute__((always_inline))
+PQ_INLINE
 void pq_load16(const int v, const int bits, const uint8_t * x, const float * lut, int64_t g, __m256 * lo, __m256 * hi) {
     uint32_t i[8];
     const int cnt = 16 / v;
@@ -93,7 +100,7 @@ void pq_load16(const int v, const int bits, const uint8_t * x, const float * lut
     }
 }
 #elif defined(GGML_PQ_NEON)
-static inline __attribute__((always_inline))
+PQ_INLINE
 void pq_load16(const int v, const int bits, const uint8_t * x, const float * lut, int64_t g, float32x4_t w[4]) {
     uint32_t i[8];
     const int cnt = 16 / v;

@@ -24,7 +24,7 @@ static inline float pq_hsum256(__m256 a) {
 #endif
 
 #if defined(GGML_PQ_AVX2) || defined(GGML_PQ_NEON)
-static inline __attribute__((always_inline))
+PQ_INLINE
 float pq_vec_dot_simd(const int v, const int bits, int64_t n, const uint8_t * x, const float * lut, const float * y) {
     const int64_t ng = n / 16;
     int64_t g = 0;
