@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pocketgguf/pocketgguf/converter"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "convert",
+		Usage:     "compress a GGUF (f32/f16/bf16, q8_0 with a warning) into a PocketGGUF",
+		ArgsUsage: "IN.gguf OUT.gguf",
+		Flags: []cli.Flag{
+			&cli.Float64Flag{Name: "bpw", Usage: "target whole-file bits per weight (every byte counts: indices, tables, scales, copied tensors, metadata); the allocator picks types, K and sharing per tensor"},
+			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8 (default: allocator's choice with --bpw, else 4)"},
+			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits: 8, 12 or 16 (default: allocator's choice with --bpw, else 8)"},
+			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits (default: 2^bits, or the allocator's choice)"},
+			&cli.StringFlag{Name: "method", Value: "pocketllm", Usage: "table training: pocketllm (codebook + decoder) or kmeans"},
+			&cli.IntFlag{Name: "hidden", Usage: "decoder hidden width (default 16)"},
+			&cli.IntFlag{Name: "epochs", Usage: "training epochs (default: pocketllm 50, kmeans 25 iterations)"},
+			&cli.Float64Flag{Name: "lr", Usage: "pocketllm learning rate (default 1.6e-2)"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "training seed (same seed and flags give the same bytes)"},
+			&cli.IntFlag{Name: "threads", Usage: "worker threads (default: all cores; does not change the output)"},
+			&cli.StringFlag{Name: "sharing", Value: "auto", Usage: "table sharing: auto, tensor, kind (same tensor across layers) or model"},
+			&cli.StringFlag{Name: "row-scale", Value: "auto", Usage: "per-row f16 scales: auto (when they cost <5% of the indices), on, off"},
+			&cli.StringFlag{Name: "imatrix", Usage: "llama.cpp importance matrix (GGUF or legacy .dat) to weight reconstruction error by input activations"},
+			&cli.BoolFlag{Name: "keep-embeddings", Usage: "never PQ-compress token_embd.weight / output.weight"},
+			&cli.BoolFlag{Name: "compress-embeddings", Usage: "always PQ-compress token_embd.weight / output.weight"},
+			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, ...)"},
+			&cli.StringFlag{Name: "token-embedding-type", Usage: "type of token_embd.weight: f32, f16, bf16, q8_0 or a PQ type"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
+		},
+		Action: runConvert,
+	})
+}
+
+func runConvert(c *cli.Context) error {
+	if c.NArg() != 2 {
+		return fmt.Errorf("convert: want IN.gguf OUT.gguf, got %d arguments", c.NArg())
+	}
+	in, out := c.Args().Get(0), c.Args().Get(1)
+	if _, err := os.Stat(in); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if c.IsSet("bpw") && c.Float64("bpw") <= 0 {
+		return fmt.Errorf("--bpw %v: must be positive", c.Float64("bpw"))
+	}
+	pr := newProgress(c.Bool("quiet"))
+	opt := converter.Options{
+		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"),
+		Method: c.String("method"), Hidden: c.Int("hidden"), Epochs: c.Int("epochs"), LR: c.Float64("lr"),
+		Seed: c.Uint64("seed"), Threads: c.Int("threads"), Sharing: c.String("sharing"), RowScale: c.String("row-scale"),
+		Imatrix: c.String("imatrix"), KeepEmbeddings: c.Bool("keep-embeddings"), CompressEmbeddings: c.Bool("compress-embeddings"),
+		OutputTensorType: c.String("output-tensor-type"), TokenEmbeddingType: c.String("token-embedding-type"),
+		Events: pr,
+	}
+	ctx, stop := withSignalCleanup(c.Context)
+	defer stop()
+	opt.TempCreated = registerTemp
+	start := time.Now()
+	res, err := converter.Convert(ctx, in, out, opt)
+	pr.Finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("convert: interrupted; %s not written", out)
+		}
+		return fmt.Errorf("convert: %w", err)
+	}
+	fmt.Printf("wrote %s: %d bytes, %.3f bits per weight (whole file, %d weights), %.2fx smaller than F16 (%d bytes), %.2fx smaller than the input, in %s\n",
+		out, res.OutputBytes, res.BPW, res.Elements, res.RatioF16(), res.F16Bytes, float64(res.InputBytes)/float64(res.OutputBytes), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Signal handling: SIGINT/SIGTERM cancel the context, which the converter
+// checks between tensors and tables. A table can take a while to train, so a
+// watchdog also removes the temporary file and exits if the converter has not
+// returned within a few seconds: nothing partial is ever left behind.
+var (
+	tempMu   sync.Mutex
+	tempPath string
+)
+
+func registerTemp(p string) {
+	tempMu.Lock()
+	tempPath = p
+	tempMu.Unlock()
+}
+
+func withSignalCleanup(parent context.Context) (context.Context, func()) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		select {
+		case <-done:
+			return
+		case <-time.After(3 * time.Second):
+		}
+		tempMu.Lock()
+		if tempPath != "" {
+			os.Remove(tempPath)
+		}
+		tempMu.Unlock()
+		fmt.Fprintln(os.Stderr, "pocketgguf: interrupted")
+		os.Exit(130)
+	}()
+	return ctx, func() { close(done); stop() }
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/pocketgguf/pocketgguf/converter"
+	"github.com/pocketgguf/pocketgguf/gguf"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "unpack",
+		Usage:     "rebuild dense weights of a PocketGGUF into a standard GGUF that stock llama.cpp / Ollama load",
+		ArgsUsage: "IN.gguf OUT.gguf",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "type", Value: "f16", Usage: "type of the rebuilt tensors: f32, f16 or q8_0"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return fmt.Errorf("unpack: want IN.gguf OUT.gguf, got %d arguments", c.NArg())
+			}
+			ty, ok := gguf.ParseType(c.String("type"))
+			if !ok || (ty != gguf.TypeF32 && ty != gguf.TypeF16 && ty != gguf.TypeQ8_0) {
+				return fmt.Errorf("unpack: --type %q: want f32, f16 or q8_0", c.String("type"))
+			}
+			pr := newProgress(c.Bool("quiet"))
+			ctx, stop := withSignalCleanup(c.Context)
+			defer stop()
+			err := converter.Unpack(ctx, c.Args().Get(0), c.Args().Get(1), ty, pr)
+			pr.Finish()
+			if err != nil {
+				return fmt.Errorf("unpack: %w", err)
+			}
+			fmt.Printf("wrote %s\n", c.Args().Get(1))
+			return nil
+		},
+	})
+}

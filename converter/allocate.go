@@ -1,0 +1,306 @@
+package converter
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/pocketgguf/pocketgguf/format"
+)
+
+// The allocator: a greedy marginal-error-per-byte search. Every tensor starts
+// at its smallest choice; then, while the predicted file fits --bpw, the
+// upgrade with the largest drop in weighted estimated error per added byte is
+// taken. Table costs are part of every step's byte count, so on a small model
+// sharing a table wins over per-tensor tables, and small K over large K.
+
+// aggNum summarises the tensors that use one PQ option (type, K).
+type aggNum struct {
+	count, embCount int
+	idxBytes, rows  int64
+	scaleBytes      int64 // Σ pocket.tensor.<T>.scale key sizes, paid if row scales are on
+	kinds           map[string]int
+}
+
+func (a *aggNum) distinctKinds() int { return len(a.kinds) }
+
+// level is the sharing an option's tensors get: the flag, or under auto the
+// finest level whose tables cost at most 1/16 of the indices they serve.
+func (p *planner) level(k optKey, count, kinds, emb int, idx int64) string {
+	mode := p.sharingMode()
+	if mode != "auto" {
+		return mode
+	}
+	tb := tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+	switch {
+	case int64(count)*tb*16 <= idx:
+		return "tensor"
+	case int64(kinds)*tb*16 <= idx:
+		return "kind"
+	}
+	return "model"
+}
+
+// tables is how many tables an option needs at a sharing level; embeddings
+// never share a table with block weights (their statistics differ).
+func tables(level string, count, kinds, emb int) int {
+	switch level {
+	case "tensor":
+		return count
+	case "kind":
+		return kinds
+	}
+	n := emb
+	if count > emb {
+		n++
+	}
+	return n
+}
+
+var groupNameFill = string(make([]byte, groupNameEstimate))
+
+// aggCost is the bytes an option adds beyond its tensors' data: tables and row scales.
+func (p *planner) aggCost(k optKey, count, kinds, emb int, idx, rows, scaleBytes int64) int64 {
+	if count == 0 {
+		return 0
+	}
+	lvl := p.level(k, count, kinds, emb, idx)
+	c := int64(tables(lvl, count, kinds, emb)) * tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+	if p.rowScaleFor(k, rows, idx) {
+		c += scaleBytes
+	}
+	return c
+}
+
+// tensorCost is the bytes one tensor's choice costs by itself: aligned data,
+// and for PQ its table-name and rel_rmse keys.
+func (p *planner) tensorCost(i int, c Choice) int64 {
+	t := &p.tensors[i].Info
+	n := alignUp(c.dataBytes(t), int64(p.g.Alignment))
+	if c.PQ {
+		n += tensorKeysSize(t, groupNameFill, false)
+	}
+	return n
+}
+
+func (p *planner) scaleKeyBytes(i int) int64 {
+	t := &p.tensors[i].Info
+	return keySize(format.KeyTensorScale(t.Name)) + arrSize(int64(t.Rows()), 2)
+}
+
+func (p *planner) distortion(i int, c Choice) float64 {
+	t := &p.tensors[i].Info
+	nvec := int64(t.Elements())
+	if c.PQ {
+		nvec /= int64(c.Type.V)
+	}
+	return sensitivity(t.Name) * float64(t.Elements()) * c.relMSE(t.Type, nvec)
+}
+
+// allocate picks a choice per tensor; with --bpw the predicted size must fit.
+func (p *planner) allocate() ([]Choice, error) {
+	n := len(p.tensors)
+	cur := make([]int, n)
+	aggs := map[optKey]*aggNum{}
+	get := func(k optKey) *aggNum {
+		a := aggs[k]
+		if a == nil {
+			a = &aggNum{kinds: map[string]int{}}
+			aggs[k] = a
+		}
+		return a
+	}
+	size := p.baseSize
+	// Start: each tensor at its smallest choice.
+	for i := range p.tensors {
+		best := 0
+		for j, c := range p.options[i] {
+			cb, cj := p.tensorCost(i, p.options[i][best]), p.tensorCost(i, c)
+			if cj < cb || cj == cb && p.distortion(i, c) < p.distortion(i, p.options[i][best]) {
+				best = j
+			}
+		}
+		cur[i] = best
+		size += p.tensorCost(i, p.options[i][best])
+	}
+	add := func(i int, c Choice, sign int) {
+		if !c.PQ {
+			return
+		}
+		a := get(optKey{c.Type, c.K})
+		t := &p.tensors[i].Info
+		a.count += sign
+		if p.tensors[i].Class == classEmbedding {
+			a.embCount += sign
+		}
+		a.idxBytes += int64(sign) * c.dataBytes(t)
+		a.rows += int64(sign) * int64(t.Rows())
+		a.scaleBytes += int64(sign) * p.scaleKeyBytes(i)
+		kd := kindOf(t.Name)
+		a.kinds[kd] += sign
+		if a.kinds[kd] == 0 {
+			delete(a.kinds, kd)
+		}
+	}
+	cost := func(k optKey, a *aggNum) int64 {
+		return p.aggCost(k, a.count, a.distinctKinds(), a.embCount, a.idxBytes, a.rows, a.scaleBytes)
+	}
+	for i := range p.tensors {
+		add(i, p.options[i][cur[i]], 1)
+	}
+	for k, a := range aggs {
+		size += cost(k, a)
+	}
+	target := int64(math.MaxInt64)
+	if p.opt.BPW > 0 {
+		target = int64(math.Floor(p.opt.BPW * float64(p.elements) / 8))
+		if size > target {
+			return nil, p.impossible(size)
+		}
+	}
+	// delta is the size change of moving tensor i to choice c.
+	delta := func(i int, c Choice) int64 {
+		old := p.options[i][cur[i]]
+		d := p.tensorCost(i, c) - p.tensorCost(i, old)
+		if old.PQ {
+			k := optKey{old.Type, old.K}
+			a := aggs[k]
+			before := cost(k, a)
+			add(i, old, -1)
+			d += cost(k, a) - before
+			add(i, old, 1)
+		}
+		if c.PQ {
+			k := optKey{c.Type, c.K}
+			a := get(k)
+			before := cost(k, a)
+			add(i, c, 1)
+			d += cost(k, a) - before
+			add(i, c, -1)
+		}
+		return d
+	}
+	for steps := 0; steps < 100*n+1000; steps++ {
+		bi, bj, bScore, bDelta := -1, -1, 0.0, int64(0)
+		for i := range p.tensors {
+			if len(p.options[i]) < 2 {
+				continue
+			}
+			dCur := p.distortion(i, p.options[i][cur[i]])
+			for j, c := range p.options[i] {
+				gain := dCur - p.distortion(i, c)
+				if j == cur[i] || gain <= 0 {
+					continue
+				}
+				ds := delta(i, c)
+				if size+ds > target {
+					continue
+				}
+				score := gain / float64(max(ds, 1))
+				if ds <= 0 {
+					score = math.Inf(1)
+				}
+				if bi < 0 || score > bScore || score == bScore && gain > p.distortion(bi, p.options[bi][cur[bi]])-p.distortion(bi, p.options[bi][bj]) {
+					bi, bj, bScore, bDelta = i, j, score, ds
+				}
+			}
+		}
+		if bi < 0 {
+			break
+		}
+		add(bi, p.options[bi][cur[bi]], -1)
+		add(bi, p.options[bi][bj], 1)
+		cur[bi] = bj
+		size += bDelta
+	}
+	out := make([]Choice, n)
+	for i := range out {
+		out[i] = p.options[i][cur[i]]
+	}
+	return out, nil
+}
+
+func (p *planner) impossible(minSize int64) error {
+	minBPW := float64(minSize) * 8 / float64(p.elements)
+	return fmt.Errorf("--bpw %g is not reachable for %s: the smallest file these options allow is about %d bytes = %.3f bits per weight (metadata alone is %.3f); use --bpw %.2f or more",
+		p.opt.BPW, p.g.Path, minSize, minBPW, float64(p.baseSize)*8/float64(p.elements), math.Ceil(minBPW*100)/100)
+}
+
+// groups turns choices into tables: one per tensor, per kind or per model
+// option, named as docs/FORMAT.md suggests.
+func (p *planner) groups(choices []Choice) []GroupPlan {
+	members := map[optKey][]int{}
+	var keys []optKey
+	for i, c := range choices {
+		if !c.PQ {
+			continue
+		}
+		k := optKey{c.Type, c.K}
+		if members[k] == nil {
+			keys = append(keys, k)
+		}
+		members[k] = append(members[k], i)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		return keys[a].typ.ID < keys[b].typ.ID || keys[a].typ.ID == keys[b].typ.ID && keys[a].k < keys[b].k
+	})
+	var out []GroupPlan
+	suffix := func(k optKey) string {
+		s := fmt.Sprintf("%dx%d", k.typ.V, k.typ.IndexBits)
+		if k.k != k.typ.MaxK() {
+			s += fmt.Sprintf(".k%d", k.k)
+		}
+		return s
+	}
+	kindOptions := map[string]int{}
+	for _, k := range keys {
+		seen := map[string]bool{}
+		for _, i := range members[k] {
+			kd := kindOf(p.tensors[i].Info.Name)
+			if !seen[kd] {
+				seen[kd] = true
+				kindOptions[kd]++
+			}
+		}
+	}
+	for _, k := range keys {
+		ms := members[k]
+		var idx, rows int64
+		kinds := map[string]bool{}
+		emb := 0
+		for _, i := range ms {
+			t := &p.tensors[i].Info
+			idx += choices[i].dataBytes(t)
+			rows += int64(t.Rows())
+			kinds[kindOf(t.Name)] = true
+			if p.tensors[i].Class == classEmbedding {
+				emb++
+			}
+		}
+		lvl := p.level(k, len(ms), len(kinds), emb, idx)
+		rs := p.rowScaleFor(k, rows, idx)
+		byName := map[string]int{}
+		for _, i := range ms {
+			t := &p.tensors[i].Info
+			name, sharing := t.Name, "tensor"
+			switch {
+			case lvl == "kind":
+				kd := kindOf(t.Name)
+				name, sharing = "kind."+kd, "kind"
+				if kindOptions[kd] > 1 {
+					name += "." + suffix(k)
+				}
+			case lvl == "model" && p.tensors[i].Class != classEmbedding:
+				name, sharing = "model."+suffix(k), "model"
+			}
+			gi, ok := byName[name]
+			if !ok {
+				gi = len(out)
+				byName[name] = gi
+				out = append(out, GroupPlan{Name: name, Sharing: sharing, Type: k.typ, K: k.k, RowScale: rs})
+			}
+			out[gi].Members = append(out[gi].Members, i)
+		}
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+package converter
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/gguf"
+)
+
+// Choice is how one tensor is stored: PQ indices into a table of K entries,
+// or a dense ggml type (the input type itself means "keep", bytes copied).
+type Choice struct {
+	PQ    bool
+	Type  format.PQType   // when PQ
+	K     int             // when PQ
+	Dense format.GGMLType // when !PQ
+}
+
+func (c Choice) String() string {
+	if c.PQ {
+		return fmt.Sprintf("%s/K=%d", c.Type.Name, c.K)
+	}
+	return gguf.TypeName(c.Dense)
+}
+
+// optKey identifies a PQ option; tensors with the same key may share a table.
+type optKey struct {
+	typ format.PQType
+	k   int
+}
+
+// dataBytes is the tensor's data size under c.
+func (c Choice) dataBytes(t *gguf.TensorInfo) int64 {
+	if c.PQ {
+		return int64(t.Rows()) * int64(c.Type.RowBytes(int(t.Cols())))
+	}
+	ti, _ := gguf.LookupType(c.Dense)
+	return int64(t.Elements()) / int64(ti.BlockSize) * int64(ti.TypeSize)
+}
+
+// pqConstant is the high-rate vector-quantisation constant c(v) in
+// relMSE ≈ c(v)·2^(-2·log2(K)/v) (k-means on heavy-tailed weights; larger v
+// packs space better). A model for ranking options, not a promise.
+var pqConstant = map[int]float64{2: 2.2, 4: 1.8, 8: 1.5}
+
+// relMSE estimates the relative mean squared reconstruction error of c for a
+// tensor of input type in with nvec sub-vectors in its table's training set.
+func (c Choice) relMSE(in format.GGMLType, nvec int64) float64 {
+	if c.PQ {
+		if int64(c.K) >= nvec { // every sub-vector can have its own entry
+			return 1e-6
+		}
+		r := math.Log2(float64(c.K)) / float64(c.Type.V)
+		return math.Min(1, pqConstant[c.Type.V]*math.Exp2(-2*r))
+	}
+	if c.Dense == in {
+		return 0
+	}
+	switch c.Dense {
+	case gguf.TypeQ8_0:
+		return 5e-5
+	case gguf.TypeF16, gguf.TypeBF16:
+		return 1e-6
+	}
+	return 0
+}

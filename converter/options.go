@@ -1,0 +1,109 @@
+// Package converter turns a GGUF into a PocketGGUF: it picks what to compress
+// and how (plan.go), trains shared or per-tensor tables through package quant,
+// and streams the result into a temporary file renamed over the output only
+// on success (convert.go).
+package converter
+
+import (
+	"fmt"
+
+	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/quant"
+)
+
+// Options are the convert flags (cli/convert.go documents each).
+type Options struct {
+	BPW          float64 // target whole-file bits per weight; 0 = fixed type from VecLen/CodebookBits
+	VecLen       int     // sub-vector length v (0 = allocator's choice, 4 without --bpw)
+	CodebookBits int     // index bits (0 = allocator's choice, 8 without --bpw)
+	CodebookSize int     // K (0 = allocator's choice / 2^bits)
+	Method       string  // pocketllm | kmeans
+	Hidden       int
+	Epochs       int
+	LR           float64
+	Seed         uint64
+	Threads      int
+	Sharing      string // auto | tensor | kind | model
+	RowScale     string // auto | on | off
+	Imatrix      string // llama.cpp imatrix file (.dat legacy or GGUF)
+
+	KeepEmbeddings     bool   // never compress token_embd / output with PQ
+	CompressEmbeddings bool   // always compress them with PQ
+	OutputTensorType   string // like llama-quantize --output-tensor-type
+	TokenEmbeddingType string // like llama-quantize --token-embedding-type
+
+	Events Events // progress and messages; nil = silent
+	// TempCreated, when set, is told the temporary output path as soon as it
+	// exists, so a signal handler can remove it even mid-computation.
+	TempCreated func(path string)
+}
+
+// Events receives progress. Units are weights processed; each tensor or
+// table is one step.
+type Events interface {
+	Begin(totalUnits int64)
+	Step(label string, units int64)
+	Progress(stepDone int64)
+	EndStep(msg string)
+	Warn(msg string)
+}
+
+type nopEvents struct{}
+
+func (nopEvents) Begin(int64)        {}
+func (nopEvents) Step(string, int64) {}
+func (nopEvents) Progress(int64)     {}
+func (nopEvents) EndStep(string)     {}
+func (nopEvents) Warn(string)        {}
+
+func (o *Options) check() error {
+	switch o.Sharing {
+	case "", "auto", "tensor", "kind", "model":
+	default:
+		return fmt.Errorf("--sharing %q: want auto, tensor, kind or model", o.Sharing)
+	}
+	switch o.RowScale {
+	case "", "auto", "on", "off":
+	default:
+		return fmt.Errorf("--row-scale %q: want auto, on or off", o.RowScale)
+	}
+	switch o.Method {
+	case "", quant.MethodPocketLLM, quant.MethodKMeans:
+	default:
+		return fmt.Errorf("--method %q: want pocketllm or kmeans", o.Method)
+	}
+	if o.VecLen != 0 && o.VecLen != 2 && o.VecLen != 4 && o.VecLen != 8 {
+		return fmt.Errorf("--vec-len %d: want 2, 4 or 8", o.VecLen)
+	}
+	if o.CodebookBits != 0 && o.CodebookBits != 8 && o.CodebookBits != 12 && o.CodebookBits != 16 {
+		return fmt.Errorf("--codebook-bits %d: want 8, 12 or 16", o.CodebookBits)
+	}
+	if o.VecLen != 0 && o.CodebookBits != 0 {
+		if _, err := format.PQTypeFor(o.VecLen, o.CodebookBits); err != nil {
+			return fmt.Errorf("--vec-len %d --codebook-bits %d: %v", o.VecLen, o.CodebookBits, err)
+		}
+	}
+	if o.CodebookSize < 0 || o.CodebookSize > 1<<16 {
+		return fmt.Errorf("--codebook-size %d: want 1..65536", o.CodebookSize)
+	}
+	if o.CodebookBits != 0 && o.CodebookSize > 1<<o.CodebookBits {
+		return fmt.Errorf("--codebook-size %d does not fit %d-bit indices (max %d)", o.CodebookSize, o.CodebookBits, 1<<o.CodebookBits)
+	}
+	if o.BPW < 0 {
+		return fmt.Errorf("--bpw %v: must be positive", o.BPW)
+	}
+	if o.KeepEmbeddings && o.CompressEmbeddings {
+		return fmt.Errorf("--keep-embeddings and --compress-embeddings contradict each other")
+	}
+	if o.Threads < 0 {
+		return fmt.Errorf("--threads %d is negative", o.Threads)
+	}
+	return nil
+}
+
+func (o *Options) method() string {
+	if o.Method == "" {
+		return quant.DefaultMethod
+	}
+	return o.Method
+}

@@ -1,0 +1,134 @@
+package converter
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/gguf"
+)
+
+// PocketTensor is a PQ tensor of a PocketGGUF with what rebuilds it.
+type PocketTensor struct {
+	Info    *gguf.TensorInfo
+	Type    format.PQType
+	Table   string
+	Scales  []float32 // nil = 1
+	RelRMSE float64   // NaN when absent
+}
+
+// ReadPocket validates the pocket.* keys of g (docs/FORMAT.md, "Validation")
+// and returns its tables and PQ tensors. A file without PQ tensors yields none.
+func ReadPocket(g *gguf.File) (map[string]*format.Table, map[string]*PocketTensor, error) {
+	tables := map[string]*format.Table{}
+	tensors := map[string]*PocketTensor{}
+	hasPQ := false
+	for i := range g.Tensors {
+		if _, ok := format.LookupPQ(g.Tensors[i].Type); ok {
+			hasPQ = true
+		}
+	}
+	if !hasPQ {
+		return tables, tensors, nil
+	}
+	v, ok := g.KV(format.KeyVersion)
+	if ver, isInt := v.Uint(); !ok || !isInt || ver != format.Version {
+		return nil, nil, fmt.Errorf("%s: %s is %v, this reader knows version %d", g.Path, format.KeyVersion, v.V, format.Version)
+	}
+	u32 := func(key string) (int, error) {
+		v, ok := g.KV(key)
+		x, isInt := v.Uint()
+		if !ok || !isInt || x > 1<<20 {
+			return 0, fmt.Errorf("%s: key %s missing or not a small integer", g.Path, key)
+		}
+		return int(x), nil
+	}
+	for i := range g.Tensors {
+		t := &g.Tensors[i]
+		ty, ok := format.LookupPQ(t.Type)
+		if !ok {
+			continue
+		}
+		if int(t.Cols())%ty.BlockSize() != 0 {
+			return nil, nil, fmt.Errorf("%s: tensor %q: row length %d not a multiple of %s's block %d", g.Path, t.Name, t.Cols(), ty.Name, ty.BlockSize())
+		}
+		pt := &PocketTensor{Info: t, Type: ty, RelRMSE: math.NaN()}
+		pt.Table = g.KVString(format.KeyTensorTable(t.Name))
+		if pt.Table == "" {
+			return nil, nil, fmt.Errorf("%s: tensor %q: no %s", g.Path, t.Name, format.KeyTensorTable(t.Name))
+		}
+		if sv, ok := g.KV(format.KeyTensorScale(t.Name)); ok {
+			s, ok := sv.Float32s()
+			if !ok || len(s) != int(t.Rows()) {
+				return nil, nil, fmt.Errorf("%s: %s: want %d f32 or f16 values", g.Path, format.KeyTensorScale(t.Name), t.Rows())
+			}
+			for r, x := range s {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					return nil, nil, fmt.Errorf("%s: tensor %q: scale of row %d is %v", g.Path, t.Name, r, x)
+				}
+			}
+			pt.Scales = s
+		}
+		if rv, ok := g.KV(format.KeyTensorRelRMSE(t.Name)); ok {
+			if x, ok := rv.Float(); ok {
+				pt.RelRMSE = x
+			}
+		}
+		tb, ok := tables[pt.Table]
+		if !ok {
+			n := pt.Table
+			tb = &format.Table{}
+			var err error
+			for _, f := range []struct {
+				key string
+				dst *int
+			}{{format.KeyTableV(n), &tb.V}, {format.KeyTableK(n), &tb.K}, {format.KeyTableLatent(n), &tb.Latent},
+				{format.KeyTableDecoderBlocks(n), &tb.Blocks}, {format.KeyTableDecoderHidden(n), &tb.Hidden}} {
+				if *f.dst, err = u32(f.key); err != nil {
+					return nil, nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+				}
+			}
+			cv, _ := g.KV(format.KeyTableCodebook(n))
+			if tb.Codebook, ok = cv.Float32s(); !ok {
+				return nil, nil, fmt.Errorf("%s: table %q: %s missing or not f32/u16", g.Path, n, format.KeyTableCodebook(n))
+			}
+			dv, _ := g.KV(format.KeyTableDecoder(n))
+			if tb.Decoder, ok = dv.Float32s(); !ok {
+				return nil, nil, fmt.Errorf("%s: table %q: %s missing or not f32", g.Path, n, format.KeyTableDecoder(n))
+			}
+			tb.Sharing = g.KVString(format.KeyTableSharing(n))
+			if err := tb.Validate(n, 1<<16); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", g.Path, err)
+			}
+			tables[n] = tb
+		}
+		if tb.V != ty.V || tb.K > ty.MaxK() {
+			return nil, nil, fmt.Errorf("%s: tensor %q is %s but table %q has v=%d, K=%d", g.Path, t.Name, ty.Name, pt.Table, tb.V, tb.K)
+		}
+		tensors[t.Name] = pt
+	}
+	return tables, tensors, nil
+}
+
+// Decode rebuilds a PQ tensor's weights from its indices (raw data) and table's LUT.
+func (pt *PocketTensor) Decode(raw []byte, lut []float32) []float32 {
+	rows, cols, v := int(pt.Info.Rows()), int(pt.Info.Cols()), pt.Type.V
+	per := cols / v
+	idx := make([]uint32, per)
+	out := make([]float32, rows*cols)
+	rb := pt.Type.RowBytes(cols)
+	for r := 0; r < rows; r++ {
+		format.UnpackIndices(pt.Type, raw[r*rb:(r+1)*rb], idx)
+		s := float32(1)
+		if pt.Scales != nil {
+			s = pt.Scales[r]
+		}
+		for j, id := range idx {
+			l := lut[int(id)*v : int(id)*v+v]
+			for t := 0; t < v; t++ {
+				out[r*cols+j*v+t] = s * l[t]
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,183 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/pocketgguf/pocketgguf/format"
+)
+
+// Assignment is the result of Assign for one tensor.
+type Assignment struct {
+	Indices []uint32  // Rows * Cols/V, row-major
+	Scales  []float32 // one per row, f16-rounded; nil unless opt.RowScale
+	RelRMSE float64   // sqrt(Σ(W-Ŵ)² / ΣW²), unweighted
+}
+
+// assignRows is the fixed work unit of Assign.
+const assignRows = 16
+
+// Assign picks, for every sub-vector of m, the LUT entry minimising the
+// importance-weighted squared error in weight space (exact search), then, with
+// opt.RowScale, refits each row's scale by weighted least squares, rounds it
+// to f16 and keeps it if it lowers the row's weighted error. lut may be nil
+// (then tb.BuildLUT(tb.K) is used); otherwise it holds at least K*V values.
+func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt Options, progress Progress) (*Assignment, error) {
+	o, err := opt.resolved()
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
+	}
+	if tb == nil {
+		return nil, fmt.Errorf("tensor %q: no table", m.Name)
+	}
+	if tb.V != o.V {
+		return nil, fmt.Errorf("tensor %q: table has V=%d, options say %d", m.Name, tb.V, o.V)
+	}
+	if err := tb.Validate(m.Name, 1<<16); err != nil {
+		return nil, err
+	}
+	v, k := tb.V, tb.K
+	if lut == nil {
+		lut = tb.BuildLUT(k)
+	}
+	if len(lut) < k*v {
+		return nil, fmt.Errorf("tensor %q: LUT has %d values, want at least K*V = %d", m.Name, len(lut), k*v)
+	}
+	if i := firstNonFinite(lut[:k*v]); i >= 0 {
+		return nil, fmt.Errorf("tensor %q: LUT value %d is %v", m.Name, i, lut[i])
+	}
+	if err := checkMatrix(m, v); err != nil {
+		return nil, err
+	}
+	cw, err := columnWeights(m, importance)
+	if err != nil {
+		return nil, err
+	}
+	if cw == nil {
+		cw = ones(m.Cols)
+	}
+	a := &Assignment{Indices: make([]uint32, m.Rows*(m.Cols/v))}
+	if o.RowScale {
+		if a.Scales, err = RowScales(m); err != nil {
+			return nil, err
+		}
+	}
+	sr := newSearcher(lut, k, v)
+	nc := numChunks(m.Rows, assignRows)
+	errSum := make([]float64, nc)
+	refSum := make([]float64, nc)
+	rowErr := make([]error, nc)
+	report := newReporter(progress, int64(m.Rows))
+	forChunks(m.Rows, assignRows, o.Threads, func(c, lo, hi int) {
+		var q kdQuery
+		x := make([]float32, m.Cols)
+		for r := lo; r < hi && rowErr[c] == nil; r++ {
+			e, ref, err := assignRow(sr, &q, m, r, cw, a, x)
+			rowErr[c] = err
+			errSum[c] += e
+			refSum[c] += ref
+		}
+		report.add(int64(hi - lo))
+	})
+	for _, err := range rowErr {
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
+		}
+	}
+	var es, rs float64
+	for c := range errSum {
+		es += errSum[c]
+		rs += refSum[c]
+	}
+	if rs > 0 {
+		a.RelRMSE = math.Sqrt(es / rs)
+	} else if es > 0 {
+		a.RelRMSE = math.Inf(1)
+	}
+	return a, nil
+}
+
+// assignRow assigns row r (x is scratch of Cols floats) and returns the
+// row's unweighted squared error and Σ W².
+func assignRow(sr *searcher, q *kdQuery, m Matrix, r int, cw []float32, a *Assignment, x []float32) (float64, float64, error) {
+	v := sr.v
+	row := m.Data[r*m.Cols : (r+1)*m.Cols]
+	per := m.Cols / v
+	idx := a.Indices[r*per : (r+1)*per]
+	s := float32(1)
+	if a.Scales != nil {
+		s = a.Scales[r]
+	}
+	inv := float32(0)
+	if s != 0 {
+		inv = 1 / s
+	}
+	for i, w := range row {
+		x[i] = w * inv
+	}
+	for j := 0; j < per; j++ {
+		xq, w := x[j*v:j*v+v], cw[j*v:j*v+v]
+		var id int
+		if sr.tree != nil {
+			id, _ = sr.tree.nearest(q, xq, w)
+		} else {
+			id, _ = bruteNearest(sr.lut, sr.k, v, xq, w)
+		}
+		idx[j] = uint32(id)
+	}
+	if a.Scales != nil {
+		ns, err := refitScale(sr.lut, v, row, idx, cw, s)
+		if err != nil {
+			return 0, 0, fmt.Errorf("row %d: %v", r, err)
+		}
+		a.Scales[r] = ns
+		s = ns
+	}
+	var e, ref float64
+	for j := 0; j < per; j++ {
+		l := sr.lut[int(idx[j])*v : int(idx[j])*v+v]
+		for t := 0; t < v; t++ {
+			wt := float64(row[j*v+t])
+			d := wt - float64(s*l[t])
+			e += d * d
+			ref += wt * wt
+		}
+	}
+	return e, ref, nil
+}
+
+// refitScale returns the f16-rounded weighted least-squares scale
+// Σ c·w·l / Σ c·l² for the chosen entries, or s0 when that fits worse.
+func refitScale(lut []float32, v int, row []float32, idx []uint32, cw []float32, s0 float32) (float32, error) {
+	var num, den float64
+	for j, id := range idx {
+		l := lut[int(id)*v : int(id)*v+v]
+		for t := 0; t < v; t++ {
+			c := float64(cw[j*v+t])
+			num += c * float64(row[j*v+t]) * float64(l[t])
+			den += c * float64(l[t]) * float64(l[t])
+		}
+	}
+	if den == 0 || num <= 0 {
+		return s0, nil
+	}
+	s1, err := roundScale(num / den)
+	if err != nil {
+		return 0, err
+	}
+	werr := func(s float32) float64 {
+		var e float64
+		for j, id := range idx {
+			l := lut[int(id)*v : int(id)*v+v]
+			for t := 0; t < v; t++ {
+				d := float64(row[j*v+t]) - float64(s*l[t])
+				e += float64(cw[j*v+t]) * d * d
+			}
+		}
+		return e
+	}
+	if werr(s1) < werr(s0) {
+		return s1, nil
+	}
+	return s0, nil
+}
