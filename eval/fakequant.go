@@ -98,4 +98,3 @@ func reconstruct(t *gguf.TensorInfo, raw []byte, opt quant.Options) ([]byte, flo
 	}
 	return out, a.RelRMSE, nil
 }
-
