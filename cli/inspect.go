@@ -15,7 +15,10 @@ func init() {
 		Name:      "inspect",
 		Usage:     "show per-tensor storage (type, v, K, sharing, bits per weight, rel_rmse) and whole-file totals of any GGUF",
 		ArgsUsage: "FILE.gguf",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.StringFlag{Name: "compare", Usage: "reference GGUF (e.g. the converter's input): also print each tensor's relative RMS error against it and the overall one"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("inspect: want one FILE.gguf, got %d arguments", c.NArg())
@@ -23,6 +26,17 @@ func init() {
 			r, err := converter.Inspect(c.Args().First())
 			if err != nil {
 				return fmt.Errorf("inspect: %w", err)
+			}
+			var cmp *converter.Comparison
+			if ref := c.String("compare"); ref != "" {
+				if cmp, err = converter.Compare(ref, c.Args().First()); err != nil {
+					return fmt.Errorf("inspect --compare: %w", err)
+				}
+				for i := range r.Tensors {
+					if e, ok := cmp.PerTensor[r.Tensors[i].Name]; ok {
+						r.Tensors[i].RelRMSE = &e
+					}
+				}
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(os.Stdout)
@@ -49,6 +63,9 @@ func init() {
 			fmt.Printf("\n%s: %d bytes, %d weights, %.3f bits per weight (whole file), %.2fx smaller than F16 (%d bytes)\n",
 				r.Path, r.FileBytes, r.Elements, r.BPW, r.RatioF16, r.F16Bytes)
 			fmt.Printf("metadata %d bytes, pocket.* keys %d bytes, %d tables\n", r.MetadataBytes, r.PocketBytes, r.Tables)
+			if cmp != nil {
+				fmt.Printf("relative RMS error against %s: %.4f over the %d weights of %d changed tensors\n", c.String("compare"), cmp.Overall, cmp.Weights, len(cmp.PerTensor))
+			}
 			return nil
 		},
 	})

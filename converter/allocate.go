@@ -41,8 +41,9 @@ func (p *planner) level(k optKey, count, kinds, emb int, idx int64) string {
 	return "model"
 }
 
-// tables is how many tables an option needs at a sharing level; embeddings
-// never share a table with block weights (their statistics differ).
+// tables is how many tables an option needs at a sharing level. Under model
+// sharing the embeddings join the shared table too: on small models a table
+// of their own costs more than the error it saves.
 func tables(level string, count, kinds, emb int) int {
 	switch level {
 	case "tensor":
@@ -50,11 +51,7 @@ func tables(level string, count, kinds, emb int) int {
 	case "kind":
 		return kinds
 	}
-	n := emb
-	if count > emb {
-		n++
-	}
-	return n
+	return 1
 }
 
 var groupNameFill = string(make([]byte, groupNameEstimate))
@@ -116,7 +113,7 @@ func (p *planner) allocate() ([]Choice, error) {
 		best := 0
 		for j, c := range p.options[i] {
 			cb, cj := p.tensorCost(i, p.options[i][best]), p.tensorCost(i, c)
-			if cj < cb || cj == cb && p.distortion(i, c) < p.distortion(i, p.options[i][best]) {
+			if cj < cb || cj == cb && c.K < p.options[i][best].K {
 				best = j
 			}
 		}
@@ -205,6 +202,57 @@ func (p *planner) allocate() ([]Choice, error) {
 				}
 			}
 		}
+		// Bulk moves: every tensor on one choice to another at once (a table
+		// only pays off when many tensors share it, which single moves miss).
+		var bulk []int
+		var bulkScore float64
+		for _, from := range distinctChoices(p.options, cur) {
+			for _, to := range allChoices(p.options) {
+				if to == from {
+					continue
+				}
+				next := append([]int(nil), cur...)
+				var gain float64
+				moved := 0
+				for i := range p.tensors {
+					if p.options[i][cur[i]] != from {
+						continue
+					}
+					for j, c := range p.options[i] {
+						if c == to {
+							next[i] = j
+							gain += p.distortion(i, from) - p.distortion(i, to)
+							moved++
+						}
+					}
+				}
+				if moved < 2 || gain <= 0 {
+					continue
+				}
+				ns := p.sizeOf(next)
+				if ns > target {
+					continue
+				}
+				score := gain / float64(max(ns-size, 1))
+				if ns <= size {
+					score = math.Inf(1)
+				}
+				if score > bulkScore && score > bScore {
+					bulk, bulkScore = next, score
+				}
+			}
+		}
+		if bulk != nil {
+			for i := range cur {
+				add(i, p.options[i][cur[i]], -1)
+			}
+			cur = bulk
+			for i := range cur {
+				add(i, p.options[i][cur[i]], 1)
+			}
+			size = p.sizeOf(cur)
+			continue
+		}
 		if bi < 0 {
 			break
 		}
@@ -218,6 +266,67 @@ func (p *planner) allocate() ([]Choice, error) {
 		out[i] = p.options[i][cur[i]]
 	}
 	return out, nil
+}
+
+// sizeOf predicts the file size of a full assignment (the allocator's model).
+func (p *planner) sizeOf(cur []int) int64 {
+	size := p.baseSize
+	aggs := map[optKey]*aggNum{}
+	for i := range p.tensors {
+		c := p.options[i][cur[i]]
+		size += p.tensorCost(i, c)
+		if !c.PQ {
+			continue
+		}
+		k := optKey{c.Type, c.K}
+		a := aggs[k]
+		if a == nil {
+			a = &aggNum{kinds: map[string]int{}}
+			aggs[k] = a
+		}
+		t := &p.tensors[i].Info
+		a.count++
+		if p.tensors[i].Class == classEmbedding {
+			a.embCount++
+		}
+		a.idxBytes += c.dataBytes(t)
+		a.rows += int64(t.Rows())
+		a.scaleBytes += p.scaleKeyBytes(i)
+		a.kinds[kindOf(t.Name)]++
+	}
+	for k, a := range aggs {
+		size += p.aggCost(k, a.count, a.distinctKinds(), a.embCount, a.idxBytes, a.rows, a.scaleBytes)
+	}
+	return size
+}
+
+func distinctChoices(options [][]Choice, cur []int) []Choice {
+	var out []Choice
+	seen := map[Choice]bool{}
+	for i := range cur {
+		if c := options[i][cur[i]]; !seen[c] && len(options[i]) > 1 {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func allChoices(options [][]Choice) []Choice {
+	var out []Choice
+	seen := map[Choice]bool{}
+	for _, os := range options {
+		if len(os) < 2 {
+			continue
+		}
+		for _, c := range os {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 func (p *planner) impossible(minSize int64) error {
@@ -290,7 +399,7 @@ func (p *planner) groups(choices []Choice) []GroupPlan {
 				if kindOptions[kd] > 1 {
 					name += "." + suffix(k)
 				}
-			case lvl == "model" && p.tensors[i].Class != classEmbedding:
+			case lvl == "model":
 				name, sharing = "model."+suffix(k), "model"
 			}
 			gi, ok := byName[name]

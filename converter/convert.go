@@ -200,6 +200,16 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 	total += plan.Elements
 	ev.Begin(total)
 
+	// The output exists from here on only as a temporary file (removed by Abort).
+	f, err := gguf.CreateAtomic(out)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Abort()
+	if opt.TempCreated != nil {
+		opt.TempCreated(f.Name())
+	}
+
 	// 1. Train one table per group from samples of all its tensors.
 	tables := make([]*format.Table, len(plan.Groups))
 	for gi := range plan.Groups {
@@ -259,14 +269,6 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 	rel := map[int]float32{}
 	kvs := buildKVs(g, plan, &opt, tables, nil, nil)
 	infos := outputInfos(plan)
-	f, err := gguf.CreateAtomic(out)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Abort()
-	if opt.TempCreated != nil {
-		opt.TempCreated(f.Name())
-	}
 	w, err := gguf.NewWriter(f, kvs, infos)
 	if err != nil {
 		return nil, err
@@ -364,4 +366,3 @@ func readMatrix(g *gguf.File, t *gguf.TensorInfo) (quant.Matrix, error) {
 	}
 	return quant.Matrix{Name: t.Name, Rows: int(t.Rows()), Cols: int(t.Cols()), Data: x}, nil
 }
-

@@ -25,8 +25,9 @@ func newSearcher(lut []float32, k, v int) *searcher {
 const assignChunk = 4096
 
 // assignSamples writes the nearest entry and its weighted distance for every
-// sample and returns the total weighted error (reduced in chunk order).
-func (sr *searcher) assignSamples(s *Samples, threads int, idx []int32, dist []float32) float64 {
+// sample and returns the total weighted error (reduced in chunk order). With
+// guess set, idx holds the previous assignment, used as the search's start.
+func (sr *searcher) assignSamples(s *Samples, threads int, idx []int32, dist []float32, guess bool) float64 {
 	v, n := s.V, s.Len()
 	part := make([]float64, numChunks(n, assignChunk))
 	forChunks(n, assignChunk, threads, func(c, lo, hi int) {
@@ -42,7 +43,11 @@ func (sr *searcher) assignSamples(s *Samples, threads int, idx []int32, dist []f
 			var id int
 			var d float32
 			if sr.tree != nil {
-				id, d = sr.tree.nearest(&q, x, w)
+				g := -1
+				if guess {
+					g = int(idx[i])
+				}
+				id, d = sr.tree.nearestFrom(&q, x, w, g, sr.lut)
 			} else {
 				id, d = bruteNearest(sr.lut, sr.k, v, x, w)
 			}
@@ -71,7 +76,7 @@ func kmeans(s *Samples, o Options, progress Progress) ([]float32, []int32) {
 	count := make([]int, k)
 	prev := math.Inf(1)
 	for it := 0; it < o.Epochs; it++ {
-		err := newSearcher(cent, k, v).assignSamples(s, o.Threads, idx, dist)
+		err := newSearcher(cent, k, v).assignSamples(s, o.Threads, idx, dist, it > 0)
 		if progress != nil {
 			progress(int64(it+1), int64(o.Epochs))
 		}

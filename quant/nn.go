@@ -89,8 +89,19 @@ type kdQuery struct {
 // nearest returns the index of the entry nearest to q under weights w
 // (len v each) and its distance.
 func (t *kdTree) nearest(s *kdQuery, q, w []float32) (int, float32) {
+	return t.nearestFrom(s, q, w, -1, nil)
+}
+
+// nearestFrom is nearest with a guess (an entry index of lut, or -1) whose
+// distance starts the search bound: a good guess, such as the previous
+// Lloyd iteration's entry, prunes most of the tree. The answer is the same
+// as without a guess.
+func (t *kdTree) nearestFrom(s *kdQuery, q, w []float32, guess int, lut []float32) (int, float32) {
 	s.t, s.q, s.w = t, q, w
 	s.best, s.bestID = float32(math.Inf(1)), math.MaxInt32
+	if guess >= 0 {
+		s.best, s.bestID = wdist(q, lut[guess*t.v:guess*t.v+t.v], w), int32(guess)
+	}
 	for i := 0; i < t.v; i++ {
 		s.off[i] = 0
 	}
@@ -105,15 +116,7 @@ const pruneSlack = 1 + 1e-5
 func (s *kdQuery) search(n int32, rd float64) {
 	nd := &s.t.nodes[n]
 	if nd.dim < 0 {
-		v := s.t.v
-		q, w := s.q[:v], s.w[:v]
-		for i := nd.left; i < nd.right; i++ {
-			p := s.t.pts[int(i)*v : int(i)*v+v]
-			d := wdist(q, p, w)
-			if d < s.best || d == s.best && s.t.ids[i] < s.bestID {
-				s.best, s.bestID = d, s.t.ids[i]
-			}
-		}
+		s.scanLeaf(int(nd.left), int(nd.right))
 		return
 	}
 	dim := nd.dim
@@ -130,6 +133,34 @@ func (s *kdQuery) search(n int32, rd float64) {
 		s.off[dim] = diff
 		s.search(far, rd2)
 		s.off[dim] = old
+	}
+}
+
+// scanLeaf checks entries [a, b) with partial-distance elimination: a sum
+// of non-negative float32 terms never decreases, so once it exceeds the best
+// distance the entry cannot win or tie, and stopping changes no answer.
+func (s *kdQuery) scanLeaf(a, b int) {
+	v := s.t.v
+	q, w := s.q[:v], s.w[:v]
+	pts := s.t.pts[a*v : b*v]
+	for i := 0; i < b-a; i++ {
+		p := pts[i*v : i*v+v]
+		var d float32
+		h := v / 2
+		for t := 0; t < h; t++ {
+			e := q[t] - p[t]
+			d += w[t] * e * e
+		}
+		if d > s.best {
+			continue
+		}
+		for t := h; t < v; t++ {
+			e := q[t] - p[t]
+			d += w[t] * e * e
+		}
+		if d < s.best || d == s.best && s.t.ids[a+i] < s.bestID {
+			s.best, s.bestID = d, s.t.ids[a+i]
+		}
 	}
 }
 

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pocketgguf/pocketgguf/testmodels"
+)
+
+// buildBinary builds the pocketgguf command into dir.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "pocketgguf")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSIGINTLeavesNoTempFile runs the real binary on a model big enough to
+// take a while, interrupts it once its temporary output exists, and checks
+// that the output directory is empty afterwards.
+func TestSIGINTLeavesNoTempFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	in := filepath.Join(dir, "small.gguf")
+	if err := testmodels.Generate(in, testmodels.Presets["small"]); err != nil {
+		t.Fatal(err)
+	}
+	odir := t.TempDir()
+	cmd := exec.Command(bin, "convert", "--epochs", "100000", "--threads", "1", in, filepath.Join(odir, "out.gguf"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ents, _ := os.ReadDir(odir)
+		if len(ents) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no temporary file appeared in 30s; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatal("interrupted convert exited 0")
+	}
+	ents, _ := os.ReadDir(odir)
+	for _, e := range ents {
+		t.Errorf("left behind: %s", e.Name())
+	}
+	if !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("stderr does not say interrupted:\n%s", stderr.String())
+	}
+}
+
+func TestConvertInspectUnpackCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	in := filepath.Join(dir, "tiny.gguf")
+	if err := testmodels.Generate(in, testmodels.Presets["tiny"]); err != nil {
+		t.Fatal(err)
+	}
+	pq := filepath.Join(dir, "tiny.pq.gguf")
+	out, err := exec.Command(bin, "convert", "-q", "--bpw", "3", "--method", "kmeans", in, pq).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "bits per weight") || !strings.Contains(string(out), "smaller than F16") {
+		t.Fatalf("convert: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "inspect", pq).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "blk.0.attn_q.weight") || !strings.Contains(string(out), "pq_") {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "unpack", "-q", "--type", "q8_0", pq, filepath.Join(dir, "u.gguf")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("unpack: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "convert", "--bpw", "0.3", in, filepath.Join(dir, "x.gguf")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--bpw 0.3") {
+		t.Fatalf("impossible --bpw: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.gguf")); err == nil {
+		t.Fatal("impossible --bpw left an output file")
+	}
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# First command of the README: installs dependencies, builds build/pocketgguf,
+# compresses a small model about 5x below F16 and shows what is in the result.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+mkdir -p build
+go build -o build/pocketgguf ./cli
+in=../shared/testdata/models/stories260K.gguf
+if [ ! -f "$in" ]; then
+  echo "quickstart: $in not found; generating a synthetic tiny Llama instead"
+  go run ./testmodels/cmd/gen -preset tiny build/tiny.gguf
+  in=build/tiny.gguf
+fi
+out=build/quickstart.pq.gguf
+build/pocketgguf convert --bpw 3 "$in" "$out"
+in_size=$(stat -c %s "$in")
+out_size=$(stat -c %s "$out")
+awk -v a="$in_size" -v b="$out_size" -v n="$in" -v o="$out" \
+  'BEGIN { printf "size: %s %d bytes -> %s %d bytes (%.1fx smaller)\n", n, a, o, b, a / b }'
+build/pocketgguf inspect --compare "$in" "$out"
