@@ -21,7 +21,7 @@ func init() {
 	register(&cli.Command{
 		Name:      "baseline",
 		Usage:     "quantize with stock llama.cpp (llama_model_quantize) and report the types it used and the whole-file bpw",
-		ArgsUsage: "BASE.gguf",
+		ArgsUsage: "[flags] BASE.gguf",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "types", Value: "Q8_0,Q5_0,Q4_0,IQ4_NL,Q2_K,IQ2_XXS", Usage: "comma-separated llama-quantize types (" + strings.Join(bridge.FTypeNames(), ", ") + ")"},
 			&cli.StringFlag{Name: "imatrix", Usage: "importance matrix (llama.cpp GGUF or .dat); computed from --text when a type needs one and this is not given"},
@@ -39,6 +39,11 @@ func init() {
 
 func runBaseline(c *cli.Context) error {
 	if c.NArg() != 1 {
+		for _, a := range c.Args().Slice()[1:] {
+			if strings.HasPrefix(a, "-") {
+				return fmt.Errorf("baseline: flags go before BASE.gguf (pocketgguf baseline --types ... BASE.gguf); %q came after it", a)
+			}
+		}
 		return fmt.Errorf("baseline: want BASE.gguf, got %d arguments", c.NArg())
 	}
 	base := c.Args().First()
@@ -51,26 +56,40 @@ func runBaseline(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// A type llama.cpp refuses for this model is reported and the others
+	// still made; the command fails at the end if any was refused.
 	var files []llamasrc.QuantizeFile
+	var failed []string
 	for _, ft := range types {
 		pr.Printf("quantizing %s to %s", base, ft)
 		qf, err := llamasrc.QuantizeStock(base, c.String("out-dir"), ft, im, c.Int("threads"))
 		if err != nil {
-			return fmt.Errorf("baseline %s: %w", ft, err)
+			fmt.Fprintf(os.Stderr, "baseline %s: %v\n", ft, err)
+			failed = append(failed, ft)
+			continue
 		}
 		files = append(files, qf)
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(files)
+		if err := enc.Encode(files); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "type\tfile\tbytes\twhole-file bpw\ttensors per ggml type\t")
+		for _, f := range files {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%s\t\n", f.FType, f.Info.Path, f.Info.Bytes, f.Info.BPW(), typeCounts(f.Info))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "type\tfile\tbytes\twhole-file bpw\ttensors per ggml type\t")
-	for _, f := range files {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%s\t\n", f.FType, f.Info.Path, f.Info.Bytes, f.Info.BPW(), typeCounts(f.Info))
+	if len(failed) > 0 {
+		return fmt.Errorf("baseline: llama.cpp could not make %s of %s (see above)", strings.Join(failed, ", "), base)
 	}
-	return tw.Flush()
+	return nil
 }
 
 // parseTypes checks a comma-separated list of llama-quantize type names.

@@ -31,7 +31,7 @@ func init() {
 			&cli.StringFlag{Name: "plot", Usage: "PNG plot (default: results-kld.png beside --out)"},
 			&cli.StringFlag{Name: "work-dir", Value: "build/report", Usage: "folder for the quantized files"},
 			&cli.StringFlag{Name: "bpw", Value: "1.6,2,2.5,3,4,5", Usage: "PocketGGUF whole-file bpw targets"},
-			&cli.StringFlag{Name: "types", Value: "Q8_0,Q5_0,Q4_0,IQ4_NL,Q2_K,IQ2_XXS", Usage: "stock llama.cpp types"},
+			&cli.StringFlag{Name: "types", Value: "Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,TQ2_0,IQ4_NL,Q3_K_M,Q2_K,IQ2_XXS", Usage: "stock llama.cpp types (ones llama.cpp refuses for the model are noted and skipped)"},
 			&cli.StringFlag{Name: "method", Value: "pocketllm", Usage: "PocketGGUF table training: pocketllm or kmeans"},
 			&cli.Uint64Flag{Name: "seed", Value: 1},
 			&cli.IntFlag{Name: "ctx", Aliases: []string{"c"}, Value: 256},
@@ -185,8 +185,9 @@ func (r *reportRun) evalRow(method, label, file string, fi eval.FileInfo, cmd st
 }
 
 // sensitivity measures, for each tensor kind and each layer alone, the KLD
-// of k-means quantization at 2 and 1 bits per weight of indices (v = 4 and
-// 8, K = 256, per-row scales), the rest of the model untouched.
+// of k-means quantization at 2 and 1 bits per weight of indices (K = 16,
+// v = 2 and 4, per-row scales: small enough a table that even a 64×32
+// weight has many sub-vectors per entry), the rest of the model untouched.
 func (r *reportRun) sensitivity() error {
 	kinds := []string{"token_embd", "output", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}
 	var groups []sensGroup
@@ -222,8 +223,8 @@ var sensConfigs = []struct {
 	label string
 	opt   quant.Options
 }{
-	{"v4 K256 (2 bpw)", quant.Options{Method: quant.MethodKMeans, V: 4, K: 256, Seed: 1, RowScale: true}},
-	{"v8 K256 (1 bpw)", quant.Options{Method: quant.MethodKMeans, V: 8, K: 256, Seed: 1, RowScale: true}},
+	{"2 bpw (v2 K16)", quant.Options{Method: quant.MethodKMeans, V: 2, K: 16, Seed: 1, RowScale: true}},
+	{"1 bpw (v4 K16)", quant.Options{Method: quant.MethodKMeans, V: 4, K: 16, Seed: 1, RowScale: true}},
 }
 
 func runSensitivity(r *reportRun, groups []sensGroup, info eval.FileInfo) (string, error) {
