@@ -21,7 +21,7 @@ func init() {
 	register(&cli.Command{
 		Name:      "baseline",
 		Usage:     "quantize with stock llama.cpp (llama_model_quantize) and report the types it used and the whole-file bpw",
-		ArgsUsage: "[flags] BASE.gguf",
+		ArgsUsage: "BASE.gguf",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "types", Value: "Q8_0,Q5_0,Q4_0,IQ4_NL,Q2_K,IQ2_XXS", Usage: "comma-separated llama-quantize types (" + strings.Join(bridge.FTypeNames(), ", ") + ")"},
 			&cli.StringFlag{Name: "imatrix", Usage: "importance matrix (llama.cpp GGUF or .dat); computed from --text when a type needs one and this is not given"},
@@ -38,15 +38,14 @@ func init() {
 }
 
 func runBaseline(c *cli.Context) error {
-	if c.NArg() != 1 {
-		for _, a := range c.Args().Slice()[1:] {
-			if strings.HasPrefix(a, "-") {
-				return fmt.Errorf("baseline: flags go before BASE.gguf (pocketgguf baseline --types ... BASE.gguf); %q came after it", a)
-			}
-		}
-		return fmt.Errorf("baseline: want BASE.gguf, got %d arguments", c.NArg())
+	args, err := parseTrailingFlags(c) // `baseline BASE.gguf --types ...` as with llama-quantize
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
 	}
-	base := c.Args().First()
+	if len(args) != 1 {
+		return fmt.Errorf("baseline: want BASE.gguf, got %d arguments: %q", len(args), args)
+	}
+	base := args[0]
 	types, err := parseTypes(c.String("types"))
 	if err != nil {
 		return err

@@ -53,6 +53,11 @@ func runEval(c *cli.Context) error {
 // evalModels runs the base pass once and compares every model with it,
 // loading one model at a time so memory holds at most two.
 func evalModels(basePath string, models []string, textPath, text string, opt eval.Options, threads int, pr *eval.Progress) (eval.Result, error) {
+	for _, m := range models { // fail before the base pass, not after it
+		if _, err := eval.ReadFileInfo(m); err != nil {
+			return eval.Result{}, fmt.Errorf("--model %s: %w", m, err)
+		}
+	}
 	opt.Progress = pr.Chunk
 	pr.SetLabel(filepath.Base(basePath))
 	b, err := baseFor(basePath, text, opt, threads)
