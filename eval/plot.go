@@ -34,7 +34,7 @@ func PlotKLD(points []PlotPoint, title, path string) error {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "whole-file bits per weight"
-	p.Y.Label.Text = "mean KLD(base ‖ quantized), log scale"
+	p.Y.Label.Text = "mean KLD (log scale)"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
@@ -66,6 +66,17 @@ func PlotKLD(points []PlotPoint, title, path string) error {
 		p.Add(line, pts)
 		p.Legend.Add(m, line, pts)
 	}
+	// Room around the extreme points so markers are not cut at the frame.
+	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, xy := range series {
+		for _, q := range xy {
+			xmin, xmax = math.Min(xmin, q.X), math.Max(xmax, q.X)
+			ymin, ymax = math.Min(ymin, q.Y), math.Max(ymax, q.Y)
+		}
+	}
+	p.X.Min, p.X.Max = xmin-0.05*(xmax-xmin)-0.1, xmax+0.05*(xmax-xmin)+0.1
+	p.Y.Min, p.Y.Max = ymin/1.5, ymax*3 // log scale; headroom for the legend
+
 	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, "png")
 	if err != nil {
 		return err
