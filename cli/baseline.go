@@ -61,7 +61,7 @@ func runBaseline(c *cli.Context) error {
 	var failed []string
 	for _, ft := range types {
 		pr.Printf("quantizing %s to %s", base, ft)
-		qf, err := llamasrc.QuantizeStock(base, c.String("out-dir"), ft, im, c.Int("threads"))
+		qf, err := llamasrc.QuantizeStock(base, c.String("out-dir"), ft, imatrixOf(ft, im, c.String("imatrix") != ""), c.Int("threads"))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "baseline %s: %v\n", ft, err)
 			failed = append(failed, ft)
@@ -146,6 +146,17 @@ func imatrixFor(types []string, file, base, text, outDir string, nctx, chunks, t
 	}
 	pr.Printf("imatrix: %d weights from %s, saved to %s", len(im), text, p)
 	return im, nil
+}
+
+// imatrixOf is the importance matrix type ft is quantized with: the user's
+// --imatrix for every type (as llama-quantize --imatrix), one computed here
+// only for the types llama.cpp refuses to make without, so that the other
+// types stay stock llama.cpp results.
+func imatrixOf(ft string, im map[string][]float32, given bool) map[string][]float32 {
+	if given || bridge.FTypeNeedsImatrix(ft) {
+		return im
+	}
+	return nil
 }
 
 // typeCounts is "q4_0×35 f32×11 q8_0×2", most tensors first.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pocketgguf/pocketgguf/bridge"
 	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
@@ -116,7 +117,7 @@ func (r *reportRun) stock(types []string) error {
 	}
 	for _, ft := range types {
 		r.pr.Printf("llama.cpp %s: quantizing", ft)
-		qf, err := llamasrc.QuantizeStock(r.model, r.workDir, ft, im, r.threads)
+		qf, err := llamasrc.QuantizeStock(r.model, r.workDir, ft, imatrixOf(ft, im, false), r.threads)
 		if err != nil {
 			note := fmt.Sprintf("llama.cpp %s: not produced: %v", ft, err)
 			r.pr.Printf("%s", note)
@@ -124,7 +125,7 @@ func (r *reportRun) stock(types []string) error {
 			continue
 		}
 		cmd := fmt.Sprintf("pocketgguf baseline %s --types %s --out-dir %s", r.model, ft, r.workDir)
-		if im != nil {
+		if bridge.FTypeNeedsImatrix(ft) {
 			cmd += " --text " + cal
 		}
 		if err := r.evalRow("llama.cpp", ft, qf.Info.Path, qf.Info, cmd); err != nil {

@@ -54,6 +54,7 @@ type QuantizeFile struct {
 
 // QuantizeStock quantizes base to ftype with llama_model_quantize into
 // outDir/<base name>-<FTYPE>.gguf and reads back what llama.cpp chose.
+// imatrix (may be nil) is used as llama-quantize --imatrix would.
 func QuantizeStock(base, outDir, ftype string, imatrix map[string][]float32, threads int) (QuantizeFile, error) {
 	ft := strings.ToUpper(ftype)
 	if _, err := bridge.ParseFType(ft); err != nil {
@@ -67,10 +68,7 @@ func QuantizeStock(base, outDir, ftype string, imatrix map[string][]float32, thr
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return QuantizeFile{}, err
 	}
-	p := bridge.QuantizeParams{FType: ft, Threads: threads}
-	if bridge.FTypeNeedsImatrix(ft) || len(imatrix) > 0 {
-		p.Imatrix = imatrix
-	}
+	p := bridge.QuantizeParams{FType: ft, Threads: threads, Imatrix: imatrix}
 	if err := bridge.QuantizeModel(base, out, p); err != nil {
 		if strings.Contains(err.Error(), "Unsupported tensor size") {
 			return QuantizeFile{}, fmt.Errorf("llama.cpp cannot make %s of %s: a tensor's row length is not a multiple of the type's block size, and llama.cpp falls back to another type only from k-, i- and t-quants (%w)", ft, base, err)
