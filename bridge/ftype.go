@@ -44,6 +44,24 @@ var needsImatrix = map[string]bool{
 	"IQ2_XXS": true, "IQ2_XS": true, "IQ2_S": true, "IQ1_S": true, "IQ1_M": true, "Q2_K_S": true,
 }
 
+// blockSize32 lists the types whose weight type has 32-weight blocks; the
+// rest of the quantized ones use 256 (QK_K), F32/F16/BF16 one.
+var blockSize32 = map[string]bool{
+	"Q4_0": true, "Q4_1": true, "Q5_0": true, "Q5_1": true, "Q8_0": true, "IQ4_NL": true, "MXFP4_MOE": true,
+}
+
+// ftypeBlockSize is the block width of the weight type an ftype gives every
+// tensor under QuantizeParams.Pure (llama-quant.cpp's default_type).
+func ftypeBlockSize(name string) int {
+	switch n := strings.ToUpper(name); {
+	case n == "F32" || n == "F16" || n == "BF16":
+		return 1
+	case blockSize32[n]:
+		return 32
+	}
+	return 256
+}
+
 // ParseFType looks a type up by its llama-quantize name (case-insensitive).
 func ParseFType(name string) (FType, error) {
 	if f, ok := ftypes[strings.ToUpper(name)]; ok {

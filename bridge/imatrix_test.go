@@ -196,6 +196,10 @@ func TestQuantizeErrors(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "y.gguf")); !os.IsNotExist(err) {
 		t.Fatal("failed quantize left an output file")
 	}
+	// Pure with rows no block divides would make ggml abort; it must be an error.
+	if err := QuantizeModel(in, filepath.Join(dir, "p.gguf"), QuantizeParams{FType: "Q8_0", Pure: true}); err == nil || !strings.Contains(err.Error(), "blk.0.ffn_down.weight") {
+		t.Fatalf("pure Q8_0 of 172-wide rows: %v", err)
+	}
 	for _, n := range FTypeNames() {
 		if _, err := ParseFType(strings.ToLower(n)); err != nil {
 			t.Fatal(err)

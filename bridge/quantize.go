@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"unsafe"
+
+	"github.com/ollama/ollama/fs/gguf"
 )
 
 // QuantizeParams are llama_model_quantize's options.
@@ -50,6 +52,13 @@ func QuantizeModel(in, out string, p QuantizeParams) error {
 	if ai, err1 := filepath.Abs(in); err1 == nil {
 		if ao, err2 := filepath.Abs(out); err2 == nil && ai == ao {
 			return fmt.Errorf("quantize %s: output is the input file", in)
+		}
+	}
+	if p.Pure {
+		// Pure skips llama.cpp's per-tensor fallback for rows its blocks do not
+		// divide, and ggml then aborts the process; refuse such input here.
+		if err := checkPureShapes(in, p.FType); err != nil {
+			return err
 		}
 	}
 	threads := p.Threads
@@ -107,6 +116,22 @@ func QuantizeModel(in, out string, p QuantizeParams) error {
 	}
 	if err := os.Rename(tmpName, out); err != nil {
 		return fmt.Errorf("quantize: %w", err)
+	}
+	return nil
+}
+
+func checkPureShapes(in, ftype string) error {
+	f, err := gguf.Open(in)
+	if err != nil {
+		return fmt.Errorf("quantize %s: %w", in, err)
+	}
+	defer f.Close()
+	bs := ftypeBlockSize(ftype)
+	for _, t := range f.TensorInfos() {
+		if len(t.Shape) >= 2 && t.Shape[0]%uint64(bs) != 0 {
+			return fmt.Errorf("quantize %s to %s with Pure: tensor %s has rows of %d weights, not a multiple of the %d-weight blocks; drop Pure to let llama.cpp pick fallback types",
+				in, ftype, t.Name, t.Shape[0], bs)
+		}
 	}
 	return nil
 }

@@ -2,7 +2,10 @@
 # Installs the build dependencies on Debian: idempotent, quiet when all is there.
 set -euo pipefail
 need=()
-for p in build-essential cmake ninja-build git ca-certificates; do
+# cmake/ninja/g++ build ggml+libllama (CMakeLists.txt); the aarch64 cross
+# compilers and qemu-user serve the cross build (POCKET_CROSS=1 scripts/test.sh).
+for p in build-essential cmake ninja-build git ca-certificates \
+         gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
