@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pocketgguf/pocketgguf/converter"
+	"github.com/pocketgguf/pocketgguf/quant"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,7 +24,7 @@ func init() {
 			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8", DefaultText: "allocator's choice with --bpw, else 4"},
 			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits: 8, 12 or 16", DefaultText: "allocator's choice with --bpw, else 8"},
 			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits", DefaultText: "2^bits, or the allocator's choice"},
-			&cli.StringFlag{Name: "method", Value: "pocketllm", Usage: "table training: pocketllm (codebook + decoder) or kmeans"},
+			&cli.StringFlag{Name: "method", Usage: "table training: kmeans or pocketllm (codebook + decoder)", DefaultText: quant.DefaultMethod},
 			&cli.IntFlag{Name: "hidden", Usage: "decoder hidden width", DefaultText: "16"},
 			&cli.IntFlag{Name: "epochs", Usage: "training epochs", DefaultText: "pocketllm 50, kmeans 25 iterations"},
 			&cli.Float64Flag{Name: "lr", Usage: "pocketllm learning rate", DefaultText: "1.6e-2"},
@@ -36,6 +37,7 @@ func init() {
 			&cli.BoolFlag{Name: "compress-embeddings", Usage: "always PQ-compress token_embd.weight / output.weight"},
 			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, ...)"},
 			&cli.StringFlag{Name: "token-embedding-type", Usage: "type of token_embd.weight: f32, f16, bf16, q8_0 or a PQ type"},
+			&cli.BoolFlag{Name: "resume", Usage: "keep per-table and per-tensor checkpoints in OUT.partial/ and continue an interrupted conversion with the same input and flags (same bytes as an uninterrupted run)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 		},
 		Action: runConvert,
@@ -60,7 +62,7 @@ func runConvert(c *cli.Context) error {
 		Seed: c.Uint64("seed"), Threads: c.Int("threads"), Sharing: c.String("sharing"), RowScale: c.String("row-scale"),
 		Imatrix: c.String("imatrix"), KeepEmbeddings: c.Bool("keep-embeddings"), CompressEmbeddings: c.Bool("compress-embeddings"),
 		OutputTensorType: c.String("output-tensor-type"), TokenEmbeddingType: c.String("token-embedding-type"),
-		Events: pr,
+		Resume: c.Bool("resume"), Events: pr,
 	}
 	ctx, stop := withSignalCleanup(c.Context)
 	defer stop()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +38,7 @@ func TestSIGINTLeavesNoTempFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	odir := t.TempDir()
-	cmd := exec.Command(bin, "convert", "--epochs", "100000", "--threads", "1", in, filepath.Join(odir, "out.gguf"))
+	cmd := exec.Command(bin, "convert", "--method", "pocketllm", "--epochs", "100000", "--threads", "1", in, filepath.Join(odir, "out.gguf"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -88,6 +89,21 @@ func TestConvertInspectUnpackCLI(t *testing.T) {
 	out, err = exec.Command(bin, "inspect", pq).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "blk.0.attn_q.weight") || !strings.Contains(string(out), "pq_") {
 		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "inspect", "--json", "--compare", in, pq).Output()
+	var rep struct {
+		BPW     float64 `json:"bpw"`
+		Tensors []struct {
+			Name    string   `json:"name"`
+			RelRMSE *float64 `json:"rel_rmse"`
+		} `json:"tensors"`
+	}
+	if err != nil || json.Unmarshal(out, &rep) != nil || rep.BPW > 3 || len(rep.Tensors) != 21 || rep.Tensors[3].RelRMSE == nil {
+		t.Fatalf("inspect --json: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "inspect", in).CombinedOutput() // any GGUF, not only PocketGGUF
+	if err != nil || !strings.Contains(string(out), "32.000") {
+		t.Fatalf("inspect of the f32 input: %v\n%s", err, out)
 	}
 	out, err = exec.Command(bin, "unpack", "-q", "--type", "q8_0", pq, filepath.Join(dir, "u.gguf")).CombinedOutput()
 	if err != nil {

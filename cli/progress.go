@@ -77,10 +77,15 @@ func (p *progress) Progress(done int64) {
 func (p *progress) EndStep(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.base += p.stepUnits
+	if p.total > 0 {
+		p.base += p.stepUnits
+	}
 	p.stepDone = 0
 	el := time.Since(p.stepStart)
-	line := fmt.Sprintf("[%3.0f%%] %s: %s (%.2fs", 100*float64(p.base)/float64(p.total), p.label, msg, el.Seconds())
+	line := fmt.Sprintf("%s: %s (%.2fs", p.label, msg, el.Seconds())
+	if p.total > 0 { // before Begin (planning) the overall total is not known yet
+		line = fmt.Sprintf("[%3.0f%%] ", 100*float64(min(p.base, p.total))/float64(p.total)) + line
+	}
 	if s := el.Seconds(); s > 0.05 {
 		line += fmt.Sprintf(", %.1f Mweights/s", float64(p.stepUnits)/s/1e6)
 	}
@@ -120,7 +125,13 @@ func (p *progress) render() {
 	if p.stepUnits > 0 {
 		pct = 100 * float64(p.stepDone) / float64(p.stepUnits)
 	}
-	p.bar.Describe(fmt.Sprintf("%-28.28s %3.0f%%", p.label, pct))
+	desc := fmt.Sprintf("%-28.28s %3.0f%%", p.label, pct)
+	if el := time.Since(p.stepStart).Seconds(); el > 0.5 && p.stepDone > 0 {
+		rate := float64(p.stepDone) / el
+		eta := time.Duration(float64(p.stepUnits-p.stepDone) / rate * float64(time.Second))
+		desc += fmt.Sprintf(" %5.1fM/s ETA %-6s", rate/1e6, eta.Round(time.Second))
+	}
+	p.bar.Describe(desc)
 	p.bar.Set64(p.base + p.stepDone)
 }
 

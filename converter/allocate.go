@@ -16,22 +16,22 @@ import (
 
 // aggNum summarises the tensors that use one PQ option (type, K).
 type aggNum struct {
-	count, embCount int
-	idxBytes, rows  int64
-	scaleBytes      int64 // Σ pocket.tensor.<T>.scale key sizes, paid if row scales are on
-	kinds           map[string]int
+	count          int
+	idxBytes, rows int64
+	scaleBytes     int64 // Σ pocket.tensor.<T>.scale key sizes, paid if row scales are on
+	kinds          map[string]int
 }
 
 func (a *aggNum) distinctKinds() int { return len(a.kinds) }
 
 // level is the sharing an option's tensors get: the flag, or under auto the
 // finest level whose tables cost at most 1/16 of the indices they serve.
-func (p *planner) level(k optKey, count, kinds, emb int, idx int64) string {
+func (p *planner) level(k optKey, count, kinds int, idx int64) string {
 	mode := p.sharingMode()
 	if mode != "auto" {
 		return mode
 	}
-	tb := tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+	tb := p.tableBytes(k)
 	switch {
 	case int64(count)*tb*16 <= idx:
 		return "tensor"
@@ -44,7 +44,7 @@ func (p *planner) level(k optKey, count, kinds, emb int, idx int64) string {
 // tables is how many tables an option needs at a sharing level. Under model
 // sharing the embeddings join the shared table too: on small models a table
 // of their own costs more than the error it saves.
-func tables(level string, count, kinds, emb int) int {
+func tables(level string, count, kinds int) int {
 	switch level {
 	case "tensor":
 		return count
@@ -57,12 +57,12 @@ func tables(level string, count, kinds, emb int) int {
 var groupNameFill = string(make([]byte, groupNameEstimate))
 
 // aggCost is the bytes an option adds beyond its tensors' data: tables and row scales.
-func (p *planner) aggCost(k optKey, count, kinds, emb int, idx, rows, scaleBytes int64) int64 {
+func (p *planner) aggCost(k optKey, count, kinds int, idx, rows, scaleBytes int64) int64 {
 	if count == 0 {
 		return 0
 	}
-	lvl := p.level(k, count, kinds, emb, idx)
-	c := int64(tables(lvl, count, kinds, emb)) * tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+	lvl := p.level(k, count, kinds, idx)
+	c := int64(tables(lvl, count, kinds)) * p.tableBytes(k)
 	if p.rowScaleFor(k, rows, idx) {
 		c += scaleBytes
 	}
@@ -72,6 +72,16 @@ func (p *planner) aggCost(k optKey, count, kinds, emb int, idx, rows, scaleBytes
 // tensorCost is the bytes one tensor's choice costs by itself: aligned data,
 // and for PQ its table-name and rel_rmse keys.
 func (p *planner) tensorCost(i int, c Choice) int64 {
+	if c.PQ {
+		if p.pqKeyCache == nil {
+			p.pqKeyCache = make([]int64, len(p.tensors))
+			for j := range p.tensors {
+				p.pqKeyCache[j] = tensorKeysSize(&p.tensors[j].Info, groupNameFill, false)
+			}
+		}
+		t := &p.tensors[i].Info
+		return alignUp(c.dataBytes(t), int64(p.g.Alignment)) + p.pqKeyCache[i]
+	}
 	t := &p.tensors[i].Info
 	n := alignUp(c.dataBytes(t), int64(p.g.Alignment))
 	if c.PQ {
@@ -81,17 +91,67 @@ func (p *planner) tensorCost(i int, c Choice) int64 {
 }
 
 func (p *planner) scaleKeyBytes(i int) int64 {
-	t := &p.tensors[i].Info
-	return keySize(format.KeyTensorScale(t.Name)) + arrSize(int64(t.Rows()), 2)
+	if p.scaleCache == nil {
+		p.scaleCache = make([]int64, len(p.tensors))
+		for j := range p.tensors {
+			t := &p.tensors[j].Info
+			p.scaleCache[j] = keySize(format.KeyTensorScale(t.Name)) + arrSize(int64(t.Rows()), 2)
+		}
+	}
+	return p.scaleCache[i]
 }
 
-func (p *planner) distortion(i int, c Choice) float64 {
-	t := &p.tensors[i].Info
-	nvec := int64(t.Elements())
-	if c.PQ {
-		nvec /= int64(c.Type.V)
+// tableBytes is the (estimated-name) size of one table's keys, memoised: the
+// search asks for it millions of times on a large model.
+func (p *planner) tableBytes(k optKey) int64 {
+	if p.tableCache == nil {
+		p.tableCache = map[optKey]int64{}
 	}
-	return sensitivity(t.Name) * float64(t.Elements()) * c.relMSE(t.Type, nvec)
+	n, ok := p.tableCache[k]
+	if !ok {
+		n = tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+		p.tableCache[k] = n
+	}
+	return n
+}
+
+// kind is kindOf(tensor i), memoised.
+func (p *planner) kind(i int) string {
+	if p.kinds == nil {
+		p.kinds = make([]string, len(p.tensors))
+		for j := range p.tensors {
+			p.kinds[j] = kindOf(p.tensors[j].Info.Name)
+		}
+	}
+	return p.kinds[i]
+}
+
+// distortion is memoised per tensor and choice (distortionOf does the work).
+func (p *planner) distortion(i int, c Choice) float64 {
+	if p.distCache == nil {
+		p.distCache = map[distKey]float64{}
+	}
+	k := distKey{i, c}
+	d, ok := p.distCache[k]
+	if !ok {
+		d = p.distortionOf(i, c)
+		p.distCache[k] = d
+	}
+	return d
+}
+
+type distKey struct {
+	i int
+	c Choice
+}
+
+func (p *planner) distortionOf(i int, c Choice) float64 {
+	t := &p.tensors[i].Info
+	d := sensitivity(t.Name) * float64(t.Elements()) * c.relMSE(t.Type)
+	if c.PQ && p.difficulty != nil {
+		d *= p.difficulty[i]
+	}
+	return d
 }
 
 // allocate picks a choice per tensor; with --bpw the predicted size must fit.
@@ -127,20 +187,17 @@ func (p *planner) allocate() ([]Choice, error) {
 		a := get(optKey{c.Type, c.K})
 		t := &p.tensors[i].Info
 		a.count += sign
-		if p.tensors[i].Class == classEmbedding {
-			a.embCount += sign
-		}
 		a.idxBytes += int64(sign) * c.dataBytes(t)
 		a.rows += int64(sign) * int64(t.Rows())
 		a.scaleBytes += int64(sign) * p.scaleKeyBytes(i)
-		kd := kindOf(t.Name)
+		kd := p.kind(i)
 		a.kinds[kd] += sign
 		if a.kinds[kd] == 0 {
 			delete(a.kinds, kd)
 		}
 	}
 	cost := func(k optKey, a *aggNum) int64 {
-		return p.aggCost(k, a.count, a.distinctKinds(), a.embCount, a.idxBytes, a.rows, a.scaleBytes)
+		return p.aggCost(k, a.count, a.distinctKinds(), a.idxBytes, a.rows, a.scaleBytes)
 	}
 	for i := range p.tensors {
 		add(i, p.options[i][cur[i]], 1)
@@ -286,16 +343,13 @@ func (p *planner) sizeOf(cur []int) int64 {
 		}
 		t := &p.tensors[i].Info
 		a.count++
-		if p.tensors[i].Class == classEmbedding {
-			a.embCount++
-		}
 		a.idxBytes += c.dataBytes(t)
 		a.rows += int64(t.Rows())
 		a.scaleBytes += p.scaleKeyBytes(i)
-		a.kinds[kindOf(t.Name)]++
+		a.kinds[p.kind(i)]++
 	}
 	for k, a := range aggs {
-		size += p.aggCost(k, a.count, a.distinctKinds(), a.embCount, a.idxBytes, a.rows, a.scaleBytes)
+		size += p.aggCost(k, a.count, a.distinctKinds(), a.idxBytes, a.rows, a.scaleBytes)
 	}
 	return size
 }
@@ -376,17 +430,13 @@ func (p *planner) groups(choices []Choice) []GroupPlan {
 		ms := members[k]
 		var idx, rows int64
 		kinds := map[string]bool{}
-		emb := 0
 		for _, i := range ms {
 			t := &p.tensors[i].Info
 			idx += choices[i].dataBytes(t)
 			rows += int64(t.Rows())
 			kinds[kindOf(t.Name)] = true
-			if p.tensors[i].Class == classEmbedding {
-				emb++
-			}
 		}
-		lvl := p.level(k, len(ms), len(kinds), emb, idx)
+		lvl := p.level(k, len(ms), len(kinds), idx)
 		rs := p.rowScaleFor(k, rows, idx)
 		byName := map[string]int{}
 		for _, i := range ms {

@@ -45,12 +45,10 @@ func (c Choice) dataBytes(t *gguf.TensorInfo) int64 {
 var pqConstant = map[int]float64{2: 2.2, 4: 1.8, 8: 1.5}
 
 // relMSE estimates the relative mean squared reconstruction error of c for a
-// tensor of input type in with nvec sub-vectors in its table's training set.
-func (c Choice) relMSE(in format.GGMLType, nvec int64) float64 {
+// tensor of input type in. (No shortcut for K ≥ the tensor's sub-vectors: the
+// table may be shared, so K is spread over more than this tensor.)
+func (c Choice) relMSE(in format.GGMLType) float64 {
 	if c.PQ {
-		if int64(c.K) >= nvec { // every sub-vector can have its own entry
-			return 1e-6
-		}
 		r := math.Log2(float64(c.K)) / float64(c.Type.V)
 		return math.Min(1, pqConstant[c.Type.V]*math.Exp2(-2*r))
 	}

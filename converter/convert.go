@@ -26,7 +26,7 @@ type Result struct {
 func (r *Result) RatioF16() float64 { return float64(r.F16Bytes) / float64(r.OutputBytes) }
 
 // MakePlan decides every tensor's storage and the tables, without training.
-func MakePlan(g *gguf.File, opt *Options) (*Plan, error) {
+func MakePlan(ctx context.Context, g *gguf.File, opt *Options) (*Plan, error) {
 	if err := opt.check(); err != nil {
 		return nil, err
 	}
@@ -35,6 +35,13 @@ func MakePlan(g *gguf.File, opt *Options) (*Plan, error) {
 		return nil, err
 	}
 	if err := p.buildOptions(); err != nil {
+		return nil, err
+	}
+	ev := opt.Events
+	if ev == nil {
+		ev = nopEvents{}
+	}
+	if err := p.calibrate(ctx, ev); err != nil {
 		return nil, err
 	}
 	choices, err := p.allocate()
@@ -173,7 +180,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 			return nil, err
 		}
 	}
-	plan, err := MakePlan(g, &opt)
+	plan, err := MakePlan(ctx, g, &opt)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +196,17 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 			return nil
 		}
 		return imp
+	}
+
+	var ck *checkpoint
+	if opt.Resume {
+		fp, err := fingerprint(g, &opt, plan)
+		if err != nil {
+			return nil, err
+		}
+		if ck, err = openCheckpoint(out+".partial", fp); err != nil {
+			return nil, err
+		}
 	}
 
 	var total int64
@@ -220,6 +238,13 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 			vecs += int64(plan.Tensors[i].Info.Elements()) / int64(gr.Type.V)
 		}
 		ev.Step("train "+gr.Name, units)
+		if ck != nil {
+			if tb := ck.loadTable(gi); tb != nil && tb.Validate(gr.Name, gr.Type.MaxK()) == nil {
+				tables[gi] = tb
+				ev.EndStep("table " + gr.Name + " from " + ck.dir)
+				continue
+			}
+		}
 		start := time.Now()
 		qo := quantOptions(&opt, gr)
 		budget := int64(quant.DefaultTrainVectors(gr.K))
@@ -258,6 +283,11 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 			return nil, err
 		}
 		tables[gi] = tb
+		if ck != nil {
+			if err := ck.saveTable(gi, tb); err != nil {
+				return nil, fmt.Errorf("--resume: %w", err)
+			}
+		}
 		ev.EndStep(fmt.Sprintf("table %s: %s K=%d, %d tensors, %d samples, %.1fs", gr.Name, gr.Type.Name, gr.K, len(gr.Members), samples.Len(), time.Since(start).Seconds()))
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -284,7 +314,20 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 		ev.Step(t.Name, int64(t.Elements()))
 		var data []byte
 		msg := ""
+		var saved *tensorCheckpoint
+		if ck != nil {
+			saved = ck.loadTensor(i)
+		}
 		switch {
+		case saved != nil && int64(len(saved.Data)) == int64(infos[i].Size()):
+			data, msg = saved.Data, saved.Msg+" (from "+ck.dir+")"
+			if saved.Scales != nil {
+				scales[i] = saved.Scales
+			}
+			if saved.HasRel {
+				rel[i] = float32(saved.RelRMSE)
+				res.RelRMSE[t.Name] = saved.RelRMSE
+			}
 		case !tp.Choice.PQ && tp.Choice.Dense == t.Type:
 			if data, err = g.ReadTensor(t); err != nil {
 				return nil, err
@@ -335,6 +378,12 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 		if err := w.WriteTensor(i, data); err != nil {
 			return nil, fmt.Errorf("writing %s: tensor %q: %w", out, t.Name, err)
 		}
+		if ck != nil && saved == nil && tp.Choice.PQ {
+			_, hasRel := res.RelRMSE[t.Name]
+			if err := ck.saveTensor(i, &tensorCheckpoint{Data: data, Scales: scales[i], RelRMSE: res.RelRMSE[t.Name], HasRel: hasRel, Msg: msg}); err != nil {
+				return nil, fmt.Errorf("--resume: %w", err)
+			}
+		}
 		ev.EndStep(msg)
 	}
 	if err := w.Finish(buildKVs(g, plan, &opt, tables, scales, rel)); err != nil {
@@ -345,6 +394,9 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 	}
 	if err := f.Commit(); err != nil {
 		return nil, err
+	}
+	if ck != nil {
+		ck.remove()
 	}
 	res.InputBytes = g.Size
 	res.OutputBytes = w.FileSize()

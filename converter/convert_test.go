@@ -44,7 +44,7 @@ func TestBPWTargetMetAndErrorFallsWithBits(t *testing.T) {
 	in := stories(t)
 	dir := t.TempDir()
 	var prev float64 = 2
-	for _, bpw := range []float64{2.2, 3, 4} {
+	for _, bpw := range []float64{2.2, 3, 4, 6, 10} {
 		out := filepath.Join(dir, "s.gguf")
 		res := convert(t, in, out, Options{BPW: bpw, Seed: 1, Method: "kmeans"})
 		if res.BPW > bpw || res.BPW < bpw-0.35 {
@@ -77,14 +77,14 @@ func TestDeterministicAcrossRunsAndThreads(t *testing.T) {
 	var outs [][]byte
 	for i, th := range []int{1, 2, 2} {
 		out := filepath.Join(dir, "o.gguf")
-		convert(t, in, out, Options{BPW: 2.5, Seed: 7, Threads: th, Epochs: 5})
+		convert(t, in, out, Options{BPW: 2.5, Seed: 7, Threads: th, Epochs: 5, Method: "pocketllm"})
 		outs = append(outs, fileBytes(t, out))
 		if i > 0 && !bytes.Equal(outs[0], outs[i]) {
 			t.Fatalf("run %d (threads %d) differs from run 0 (threads 1)", i, th)
 		}
 	}
 	out := filepath.Join(dir, "o.gguf")
-	convert(t, in, out, Options{BPW: 2.5, Seed: 8, Threads: 2, Epochs: 5})
+	convert(t, in, out, Options{BPW: 2.5, Seed: 8, Threads: 2, Epochs: 5, Method: "pocketllm"})
 	if bytes.Equal(outs[0], fileBytes(t, out)) {
 		t.Fatal("a different seed gave identical bytes: the seed is not used")
 	}
@@ -247,5 +247,68 @@ func TestCompareSeesUnpackedError(t *testing.T) {
 	// equal the PocketGGUF's (unpack is exact in f32).
 	if c1.Overall < 0.05 || c2.Overall != c1.Overall || len(c2.PerTensor) != len(c1.PerTensor) {
 		t.Fatalf("pq %.5f over %d tensors, unpacked %.5f over %d", c1.Overall, len(c1.PerTensor), c2.Overall, len(c2.PerTensor))
+	}
+}
+
+// warnings records Warn messages.
+type warnings struct {
+	nopEvents
+	msgs []string
+}
+
+func (w *warnings) Warn(m string) { w.msgs = append(w.msgs, m) }
+
+// TestInputTypes: f16, bf16 and q8_0 inputs convert and unpack with the same
+// quality as f32; q8_0 input warns once per compressed tensor.
+func TestInputTypes(t *testing.T) {
+	for _, ty := range []string{"f16", "bf16", "q8_0"} {
+		t.Run(ty, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testmodels.Presets["tiny"]
+			cfg.Type, _ = gguf.ParseType(ty)
+			in := filepath.Join(dir, "in.gguf")
+			if err := testmodels.Generate(in, cfg); err != nil {
+				t.Fatal(err)
+			}
+			w := &warnings{}
+			out := filepath.Join(dir, "o.gguf")
+			convert(t, in, out, Options{BPW: 3, Events: w})
+			rel := reconstruction(t, in, out)
+			if rel > 0.45 {
+				t.Fatalf("rel RMSE %.4f", rel)
+			}
+			if (ty == "q8_0") != (len(w.msgs) > 0) {
+				t.Fatalf("warnings for %s input: %q", ty, w.msgs)
+			}
+		})
+	}
+}
+
+// TestRowScalesAndSharingRoundTrip: row scales are stored (as f16 bits), used
+// by unpack, and every sharing mode reconstructs within the bound.
+func TestRowScalesAndSharingRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	in := tinyModel(t, dir)
+	for _, o := range []Options{{RowScale: "on", Sharing: "kind"}, {RowScale: "off", Sharing: "model"}, {RowScale: "on", Sharing: "tensor", CodebookSize: 32}} {
+		out := filepath.Join(dir, "o.gguf")
+		convert(t, in, out, o)
+		rel := reconstruction(t, in, out)
+		g, err := gguf.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, pts, err := ReadPocket(g)
+		g.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt := pts["blk.1.ffn_down.weight"]
+		if (pt.Scales != nil) != (o.RowScale == "on") {
+			t.Fatalf("%+v: scales present = %v", o, pt.Scales != nil)
+		}
+		t.Logf("row-scale %s, sharing %s: rel RMSE %.4f", o.RowScale, o.Sharing, rel)
+		if rel > 0.45 {
+			t.Fatalf("%+v: rel RMSE %.4f", o, rel)
+		}
 	}
 }

@@ -32,6 +32,10 @@ type Options struct {
 	OutputTensorType   string // like llama-quantize --output-tensor-type
 	TokenEmbeddingType string // like llama-quantize --token-embedding-type
 
+	// Resume keeps per-table and per-tensor checkpoints in OUT.partial/ and
+	// reuses those of an interrupted run with the same input and options.
+	Resume bool
+
 	Events Events // progress and messages; nil = silent
 	// TempCreated, when set, is told the temporary output path as soon as it
 	// exists, so a signal handler can remove it even mid-computation.

@@ -46,6 +46,13 @@ type planner struct {
 	tp       tableParams
 	baseSize int64 // header and data bytes that no choice changes
 	elements int64
+	// difficulty scales a tensor's PQ error estimates (calibrate.go); nil = 1.
+	difficulty []float64
+	tableCache map[optKey]int64
+	kinds      []string
+	distCache  map[distKey]float64
+	scaleCache []int64
+	pqKeyCache []int64
 }
 
 // groupNameEstimate bounds table name lengths while allocating (exact names come later).

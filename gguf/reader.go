@@ -463,3 +463,30 @@ func (p *parser) tensorInfo() (TensorInfo, error) {
 	}
 	return t, nil
 }
+
+// ReadRowsF32 reads the given rows (indices along ne1.., in any order) of a
+// tensor as float32, row after row, without reading the rest of it.
+func (g *File) ReadRowsF32(t *TensorInfo, rows []int) ([]float32, error) {
+	ti, ok := LookupType(t.Type)
+	if !ok {
+		return nil, fmt.Errorf("%s: tensor %q: unknown type", g.Path, t.Name)
+	}
+	cols := int(t.Cols())
+	rb := cols / ti.BlockSize * ti.TypeSize
+	out := make([]float32, 0, len(rows)*cols)
+	buf := make([]byte, rb)
+	for _, r := range rows {
+		if r < 0 || uint64(r) >= t.Rows() {
+			return nil, fmt.Errorf("%s: tensor %q: row %d out of range", g.Path, t.Name, r)
+		}
+		if _, err := g.f.ReadAt(buf, g.DataOffset+int64(t.Offset)+int64(r)*int64(rb)); err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: reading row %d: %w", g.Path, t.Name, r, err)
+		}
+		x, err := ToFloat32(t.Type, buf, cols)
+		if err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", g.Path, t.Name, err)
+		}
+		out = append(out, x...)
+	}
+	return out, nil
+}

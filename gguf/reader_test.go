@@ -193,3 +193,56 @@ func TestFloatConversionsRoundTrip(t *testing.T) {
 		t.Fatalf("q4_0 conversion: got %v, want an error naming q4_0", err)
 	}
 }
+
+func TestReadRowsMatchesWholeTensor(t *testing.T) {
+	data := tinyFile(t)
+	p := writeTemp(t, data)
+	g, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	all, _ := g.ReadTensorF32(&g.Tensors[0])
+	rows, err := g.ReadRowsF32(&g.Tensors[0], []int{1, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < 4; j++ {
+		if rows[j] != all[4+j] || rows[4+j] != all[j] {
+			t.Fatalf("rows %v, tensor %v", rows, all)
+		}
+	}
+	if _, err := g.ReadRowsF32(&g.Tensors[0], []int{2}); err == nil {
+		t.Fatal("row 2 of a 2-row tensor read")
+	}
+}
+
+func TestDuplicatesAndHeaderLengthChecks(t *testing.T) {
+	kvs := []KV{{Key: "a", Value: U32(1)}, {Key: "a", Value: U32(2)}}
+	if _, err := NewWriter(&memFile{}, kvs, nil); err == nil || !strings.Contains(err.Error(), `"a" given twice`) {
+		t.Fatalf("duplicate key: %v", err)
+	}
+	kvs = []KV{{Key: "s", Value: U16s([]uint16{1, 2})}}
+	ts := []TensorInfo{{Name: "t", Shape: []uint64{2}, Type: TypeF32}}
+	w, err := NewWriter(&memFile{}, kvs, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteTensor(0, make([]byte, 8))
+	if err := w.Finish([]KV{{Key: "s", Value: U16s(make([]uint16, 40))}}); err == nil || !strings.Contains(err.Error(), "changed length") {
+		t.Fatalf("longer final header: %v", err)
+	}
+	if err := w.WriteTensor(0, make([]byte, 7)); err == nil {
+		t.Fatal("short tensor data accepted")
+	}
+	// Two tensors with one name: the reader refuses the file.
+	var m memFile
+	ts = []TensorInfo{{Name: "t", Shape: []uint64{2}, Type: TypeF32}, {Name: "t", Shape: []uint64{2}, Type: TypeF32}}
+	w, _ = NewWriter(&m, nil, ts)
+	w.WriteTensor(0, make([]byte, 8))
+	w.WriteTensor(1, make([]byte, 8))
+	w.Finish(nil)
+	if _, err := Parse(bytes.NewReader(m.b), int64(len(m.b))); err == nil || !strings.Contains(err.Error(), `tensor "t" appears twice`) {
+		t.Fatalf("duplicate tensor: %v", err)
+	}
+}

@@ -109,6 +109,10 @@ func (wr *Writer) Finish(kvs []KV) error {
 	return err
 }
 
+// Header encodes the header (with padding) for kvs without writing anything:
+// with FileSize it lets a caller lay out a file whose data it writes itself.
+func (wr *Writer) Header(kvs []KV) ([]byte, error) { return wr.encodeHeader(kvs) }
+
 func (wr *Writer) encodeHeader(kvs []KV) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(Magic)

@@ -77,11 +77,14 @@ func kmeans(s *Samples, o Options, progress Progress) ([]float32, []int32) {
 	prev := math.Inf(1)
 	for it := 0; it < o.Epochs; it++ {
 		err := newSearcher(cent, k, v).assignSamples(s, o.Threads, idx, dist, it > 0)
+		if prev-err <= 1e-5*err || it == o.Epochs-1 {
+			if progress != nil { // converged: the bar ends full
+				progress(int64(o.Epochs), int64(o.Epochs))
+			}
+			break
+		}
 		if progress != nil {
 			progress(int64(it+1), int64(o.Epochs))
-		}
-		if prev-err <= 1e-5*err || it == o.Epochs-1 {
-			break
 		}
 		prev = err
 		updateCentroids(s, idx, dist, cent, sums, wsum, count)

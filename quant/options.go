@@ -26,13 +26,17 @@ const (
 	MethodKMeans    = "kmeans"
 )
 
-// DefaultMethod is what an empty Options.Method means.
-const DefaultMethod = MethodPocketLLM
+// DefaultMethod is what an empty Options.Method means. It is k-means: with
+// the file format's position-independent decoder a table is just K points
+// in V dimensions, which Lloyd's iterations already optimise, so pocketllm
+// training measured equal (never better) quality at a higher cost and with
+// the decoder's extra bytes (docs/bench/converter.md).
+const DefaultMethod = MethodKMeans
 
 // Options configures Sample, Train and Assign. Zero values mean the defaults
 // noted on each field.
 type Options struct {
-	Method       string  // "pocketllm" (default) or "kmeans"
+	Method       string  // "kmeans" (default, see DefaultMethod) or "pocketllm"
 	V            int     // sub-vector length (2, 4, 8)
 	K            int     // codebook entries (<= 2^index bits, <= 65536)
 	Latent       int     // latent dimension d for pocketllm (0 = V)
@@ -51,11 +55,11 @@ type Progress func(done, total int64)
 
 // DefaultTrainVectors is the training subsample size used when
 // Options.TrainVectors is 0: 32 sub-vectors per codebook entry, within
-// [2^17, 2^20]. Assignment of all vectors, not training, dominates run time.
+// [2^16, 2^20]. Assignment of all vectors, not training, dominates run time.
 func DefaultTrainVectors(k int) int {
 	n := 32 * k
-	if n < 1<<17 {
-		n = 1 << 17
+	if n < 1<<16 {
+		n = 1 << 16
 	}
 	if n > 1<<20 {
 		n = 1 << 20

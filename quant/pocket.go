@@ -44,7 +44,7 @@ func trainPocketLLM(s *Samples, o Options, progress Progress) (*format.Table, er
 	rep := newReporter(progress, int64(pocketKMeansIter+o.Epochs))
 	ko := o
 	ko.Epochs = pocketKMeansIter
-	cent, idx := kmeans(s, ko, func(done, _ int64) { rep.add(1) })
+	cent, idx := kmeans(s, ko, func(done, _ int64) { rep.set(done) })
 	rng := rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
 	tb := identityPocketTable(cent, o, rng.NormFloat64)
 

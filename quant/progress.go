@@ -22,3 +22,16 @@ func (r *reporter) add(d int64) {
 	r.fn(r.done, r.total)
 	r.mu.Unlock()
 }
+
+// set moves done forward to d (never back).
+func (r *reporter) set(d int64) {
+	if r == nil || r.fn == nil {
+		return
+	}
+	r.mu.Lock()
+	if d > r.done {
+		r.done = d
+		r.fn(r.done, r.total)
+	}
+	r.mu.Unlock()
+}

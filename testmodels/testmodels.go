@@ -50,23 +50,24 @@ func Generate(path string, cfg Config) error {
 		vocab = spmVocab(cfg.Vocab)
 		nVocab = len(spmTokens(cfg.Vocab))
 	}
-	ftype := uint32(0)
-	if cfg.Type == gguf.TypeF16 {
-		ftype = 1
+	// llama_ftype of an all-one-type model (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q8_0, MOSTLY_BF16).
+	ftype, ok := map[format.GGMLType]uint32{gguf.TypeF32: 0, gguf.TypeF16: 1, gguf.TypeQ8_0: 7, gguf.TypeBF16: 32}[cfg.Type]
+	if !ok {
+		return fmt.Errorf("testmodels: weight type %s (want f32, f16, bf16 or q8_0)", gguf.TypeName(cfg.Type))
 	}
 	kvs := []gguf.KV{
-		{"general.architecture", gguf.Str("llama")},
-		{"general.name", gguf.Str("pocketgguf-testmodel-" + cfg.Name)},
-		{"general.file_type", gguf.U32(ftype)},
-		{"llama.context_length", gguf.U32(uint32(cfg.ContextLength))},
-		{"llama.embedding_length", gguf.U32(uint32(cfg.Dim))},
-		{"llama.block_count", gguf.U32(uint32(cfg.Layers))},
-		{"llama.feed_forward_length", gguf.U32(uint32(cfg.FFN))},
-		{"llama.attention.head_count", gguf.U32(uint32(cfg.Heads))},
-		{"llama.attention.head_count_kv", gguf.U32(uint32(cfg.HeadsKV))},
-		{"llama.rope.dimension_count", gguf.U32(uint32(cfg.Dim / cfg.Heads))},
-		{"llama.attention.layer_norm_rms_epsilon", gguf.F32(1e-5)},
-		{"llama.vocab_size", gguf.U32(uint32(nVocab))},
+		{Key: "general.architecture", Value: gguf.Str("llama")},
+		{Key: "general.name", Value: gguf.Str("pocketgguf-testmodel-" + cfg.Name)},
+		{Key: "general.file_type", Value: gguf.U32(ftype)},
+		{Key: "llama.context_length", Value: gguf.U32(uint32(cfg.ContextLength))},
+		{Key: "llama.embedding_length", Value: gguf.U32(uint32(cfg.Dim))},
+		{Key: "llama.block_count", Value: gguf.U32(uint32(cfg.Layers))},
+		{Key: "llama.feed_forward_length", Value: gguf.U32(uint32(cfg.FFN))},
+		{Key: "llama.attention.head_count", Value: gguf.U32(uint32(cfg.Heads))},
+		{Key: "llama.attention.head_count_kv", Value: gguf.U32(uint32(cfg.HeadsKV))},
+		{Key: "llama.rope.dimension_count", Value: gguf.U32(uint32(cfg.Dim / cfg.Heads))},
+		{Key: "llama.attention.layer_norm_rms_epsilon", Value: gguf.F32(1e-5)},
+		{Key: "llama.vocab_size", Value: gguf.U32(uint32(nVocab))},
 	}
 	kvs = append(kvs, vocab...)
 

@@ -56,12 +56,12 @@ func spmVocab(n int) []gguf.KV {
 		}
 	}
 	return []gguf.KV{
-		{"tokenizer.ggml.model", gguf.Str("llama")},
-		{"tokenizer.ggml.tokens", gguf.Strs(toks)},
-		{"tokenizer.ggml.scores", gguf.F32s(scores)},
-		{"tokenizer.ggml.token_type", gguf.I32s(types)},
-		{"tokenizer.ggml.bos_token_id", gguf.U32(1)},
-		{"tokenizer.ggml.eos_token_id", gguf.U32(2)},
-		{"tokenizer.ggml.unknown_token_id", gguf.U32(0)},
+		{Key: "tokenizer.ggml.model", Value: gguf.Str("llama")},
+		{Key: "tokenizer.ggml.tokens", Value: gguf.Strs(toks)},
+		{Key: "tokenizer.ggml.scores", Value: gguf.F32s(scores)},
+		{Key: "tokenizer.ggml.token_type", Value: gguf.I32s(types)},
+		{Key: "tokenizer.ggml.bos_token_id", Value: gguf.U32(1)},
+		{Key: "tokenizer.ggml.eos_token_id", Value: gguf.U32(2)},
+		{Key: "tokenizer.ggml.unknown_token_id", Value: gguf.U32(0)},
 	}
 }

@@ -16,7 +16,7 @@ func main() {
 	vocab := flag.String("vocab", "", "GGUF to copy tokenizer.* keys from (default for llama7b-2l: ../shared/testdata/vocab/ggml-vocab-llama-spm.gguf if present)")
 	layers := flag.Int("layers", 0, "override the number of layers")
 	seed := flag.Uint64("seed", 1, "random seed")
-	typ := flag.String("type", "", "weight type f32|f16|bf16 (default: the preset's)")
+	typ := flag.String("type", "", "weight type f32|f16|bf16|q8_0 (default: the preset's)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: gen [-preset NAME] [-vocab FILE] OUT.gguf")
@@ -33,8 +33,8 @@ func main() {
 	}
 	if *typ != "" {
 		t, ok := gguf.ParseType(*typ)
-		if !ok || (t != gguf.TypeF32 && t != gguf.TypeF16 && t != gguf.TypeBF16) {
-			fmt.Fprintf(os.Stderr, "gen: -type %q: want f32, f16 or bf16\n", *typ)
+		if !ok || (t != gguf.TypeF32 && t != gguf.TypeF16 && t != gguf.TypeBF16 && t != gguf.TypeQ8_0) {
+			fmt.Fprintf(os.Stderr, "gen: -type %q: want f32, f16, bf16 or q8_0\n", *typ)
 			os.Exit(2)
 		}
 		cfg.Type = t
