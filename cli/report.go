@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,12 +34,13 @@ func init() {
 			&cli.StringFlag{Name: "work-dir", Value: "build/report", Usage: "folder for the quantized files"},
 			&cli.StringFlag{Name: "bpw", Value: "1.6,2,2.5,3,4,5", Usage: "PocketGGUF whole-file bpw targets"},
 			&cli.StringFlag{Name: "types", Value: "Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,TQ2_0,IQ4_NL,Q3_K_M,Q2_K,IQ2_XXS", Usage: "stock llama.cpp types (ones llama.cpp refuses for the model are noted and skipped)"},
-			&cli.StringFlag{Name: "method", Value: "pocketllm", Usage: "PocketGGUF table training: pocketllm or kmeans"},
+			&cli.StringFlag{Name: "method", Value: "pocketllm,kmeans", Usage: "PocketGGUF table training, comma-separated: pocketllm, kmeans (one plot series each)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1},
 			&cli.IntFlag{Name: "ctx", Aliases: []string{"c"}, Value: 256},
 			&cli.IntFlag{Name: "chunks", Usage: "evaluate at most this many chunks (0: all)"},
 			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Value: runtime.NumCPU()},
-			&cli.BoolFlag{Name: "sensitivity", Usage: "also measure KLD with one tensor kind (and one layer) at a time k-means quantized"},
+			&cli.BoolFlag{Name: "sensitivity", Usage: "also measure KLD with one tensor kind (and one layer, and all weights) at a time k-means quantized"},
+			&cli.StringFlag{Name: "sensitivity-configs", Value: "v2k16,v4k16,v2k256,v4k256", Usage: "k-means precisions of the sensitivity table: v<sub-vector length>k<codebook entries>, comma-separated"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 		},
 		Action: runReport,
@@ -92,9 +94,14 @@ func runReport(c *cli.Context) error {
 			return err
 		}
 	}
-	for _, b := range bpws {
-		if err := r.pocket(b); err != nil {
-			return err
+	for _, m := range strings.Split(c.String("method"), ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		for _, b := range bpws {
+			if err := r.pocket(m, b); err != nil {
+				return err
+			}
 		}
 	}
 	if c.Bool("sensitivity") {
@@ -138,10 +145,10 @@ func (r *reportRun) stock(types []string) error {
 // pocket converts at one bpw target and evaluates the result: natively when
 // the linked libllama loads PQ types, else its unpacked F32 copy (the same
 // weights, rebuilt by the format's rule).
-func (r *reportRun) pocket(bpw float64) error {
+func (r *reportRun) pocket(method string, bpw float64) error {
 	stem := strings.TrimSuffix(filepath.Base(r.model), ".gguf")
-	pq := filepath.Join(r.workDir, fmt.Sprintf("%s-pq-%gbpw.gguf", stem, bpw))
-	opt := converter.Options{BPW: bpw, Method: r.c.String("method"), Seed: r.c.Uint64("seed"), Threads: r.threads}
+	pq := filepath.Join(r.workDir, fmt.Sprintf("%s-pq-%s-%gbpw.gguf", stem, method, bpw))
+	opt := converter.Options{BPW: bpw, Method: method, Seed: r.c.Uint64("seed"), Threads: r.threads}
 	cmd := fmt.Sprintf("pocketgguf convert --bpw %g --method %s --seed %d %s %s", bpw, opt.Method, opt.Seed, r.model, pq)
 	r.pr.Printf("PocketGGUF %g bpw: %s", bpw, cmd)
 	pr := newProgress(r.c.Bool("quiet"))
@@ -149,7 +156,7 @@ func (r *reportRun) pocket(bpw float64) error {
 	_, err := converter.Convert(context.Background(), r.model, pq, opt)
 	pr.Finish()
 	if err != nil {
-		note := fmt.Sprintf("PocketGGUF at %g bpw: not produced: `%s` failed: %v", bpw, cmd, err)
+		note := fmt.Sprintf("PocketGGUF %s at %g bpw: not produced: `%s` failed: %v", method, bpw, cmd, err)
 		r.pr.Printf("%s", note)
 		r.doc.Notes = append(r.doc.Notes, note)
 		return nil
@@ -168,7 +175,7 @@ func (r *reportRun) pocket(bpw float64) error {
 			return fmt.Errorf("report: unpack %s: %w", pq, err)
 		}
 	}
-	return r.evalRow("PocketGGUF", fmt.Sprintf("--bpw %g (%s)", bpw, opt.Method), target, fi, cmd)
+	return r.evalRow("PocketGGUF "+method, fmt.Sprintf("--bpw %g", bpw), target, fi, cmd)
 }
 
 // evalRow compares file with the base and adds a row described by fi (the
@@ -206,7 +213,13 @@ func (r *reportRun) sensitivity() error {
 		}
 		groups = append(groups, sensGroup{fmt.Sprintf("blk.%d (all)", l), pat})
 	}
-	res, err := runSensitivity(r, groups, info)
+	groups = append(groups, sensGroup{"all but output", regexp.MustCompile(`^(blk\.|token_embd\.)`)},
+		sensGroup{"all weights", regexp.MustCompile(`\.weight$`)})
+	cfgs, err := parseSensConfigs(r.c.String("sensitivity-configs"))
+	if err != nil {
+		return err
+	}
+	res, err := runSensitivity(r, groups, cfgs, info)
 	if err != nil {
 		return err
 	}
@@ -219,16 +232,27 @@ type sensGroup struct {
 	pat  *regexp.Regexp
 }
 
-// sensConfigs are the precisions of the sensitivity table.
-var sensConfigs = []struct {
+type sensConfig struct {
 	label string
 	opt   quant.Options
-}{
-	{"2 bpw (v2 K16)", quant.Options{Method: quant.MethodKMeans, V: 2, K: 16, Seed: 1, RowScale: true}},
-	{"1 bpw (v4 K16)", quant.Options{Method: quant.MethodKMeans, V: 4, K: 16, Seed: 1, RowScale: true}},
 }
 
-func runSensitivity(r *reportRun, groups []sensGroup, info eval.FileInfo) (string, error) {
+// parseSensConfigs reads "v2k16,v4k256": per-tensor k-means tables with
+// per-row scales.
+func parseSensConfigs(s string) ([]sensConfig, error) {
+	var out []sensConfig
+	for _, f := range strings.Split(s, ",") {
+		var v, k int
+		if _, err := fmt.Sscanf(strings.ToLower(strings.TrimSpace(f)), "v%dk%d", &v, &k); err != nil || k < 2 || k > 65536 {
+			return nil, fmt.Errorf("--sensitivity-configs: %q is not v<2|4|8>k<2..65536>", f)
+		}
+		label := fmt.Sprintf("v%d K%d (%.3g bits/w)", v, k, math.Log2(float64(k))/float64(v))
+		out = append(out, sensConfig{label, quant.Options{Method: quant.MethodKMeans, V: v, K: k, Seed: 1, RowScale: true}})
+	}
+	return out, nil
+}
+
+func runSensitivity(r *reportRun, groups []sensGroup, sensConfigs []sensConfig, info eval.FileInfo) (string, error) {
 	g, err := gguf.Open(r.model)
 	if err != nil {
 		return "", err
@@ -236,15 +260,17 @@ func runSensitivity(r *reportRun, groups []sensGroup, info eval.FileInfo) (strin
 	defer g.Close()
 	var b strings.Builder
 	b.WriteString("## Sensitivity: one tensor group at a time\n\n")
-	b.WriteString("Each row k-means-quantizes only the named tensors (one table per tensor, per-row scales,\n")
-	b.WriteString("indices only counted in the precision label), stores them back as F32 and evaluates\n")
-	b.WriteString("against the original; everything else is untouched. Share = the group's weights over all\n")
-	b.WriteString("weights of the model. Rel RMSE is the largest over the group's tensors.\n\n")
+	b.WriteString("Each row k-means-quantizes only the named tensors (one table per tensor, f16 row scales),\n")
+	b.WriteString("stores them back as F32 and evaluates against the original; everything else is untouched.\n")
+	b.WriteString("Share = the group's weights over all weights of the model; bits/w in a column name is\n")
+	b.WriteString("log2(K)/v, the index cost alone. Rel RMSE is the largest over the group's tensors. bpw is\n")
+	b.WriteString("the whole-file bits per weight the file would have with those tensors stored as PQ\n")
+	b.WriteString("(format v1 index widths of 8/12/16 bits, per-tensor f16 tables, f16 row scales).\n\n")
 	b.WriteString("| group | share |")
 	for _, c := range sensConfigs {
-		fmt.Fprintf(&b, " %s rel RMSE | %s mean KLD | %s same top-1 |", c.label, c.label, c.label)
+		fmt.Fprintf(&b, " %s rel RMSE | mean KLD | same top-1 | bpw |", c.label)
 	}
-	b.WriteString("\n|---|---:|" + strings.Repeat("---:|---:|---:|", len(sensConfigs)) + "\n")
+	b.WriteString("\n|---|---:|" + strings.Repeat("---:|---:|---:|---:|", len(sensConfigs)) + "\n")
 	for _, grp := range groups {
 		var n int64
 		for _, t := range g.Tensors {
@@ -259,7 +285,7 @@ func runSensitivity(r *reportRun, groups []sensGroup, info eval.FileInfo) (strin
 		for ci, c := range sensConfigs {
 			out := filepath.Join(r.workDir, fmt.Sprintf("sens-%d.gguf", ci))
 			r.pr.Printf("sensitivity: %s at %s", grp.name, c.label)
-			errs, err := eval.FakeQuantize(r.model, out, grp.pat, c.opt)
+			errs, size, err := eval.FakeQuantizeSize(r.model, out, grp.pat, c.opt)
 			if err != nil {
 				return "", fmt.Errorf("sensitivity %s: %w", grp.name, err)
 			}
@@ -275,7 +301,7 @@ func runSensitivity(r *reportRun, groups []sensGroup, info eval.FileInfo) (strin
 			}
 			s := mr.Stats
 			r.pr.Printf("sensitivity: %s at %s: rel RMSE %.3f, mean KLD %.5f, same top-1 %.1f%%", grp.name, c.label, worst, s.KLD.Val, 100*s.SameTop.Val)
-			fmt.Fprintf(&b, " %.3f | %.5f ± %.5f | %.1f%% |", worst, s.KLD.Val, s.KLD.Err, 100*s.SameTop.Val)
+			fmt.Fprintf(&b, " %.3f | %.5f ± %.5f | %.1f%% | %.2f |", worst, s.KLD.Val, s.KLD.Err, 100*s.SameTop.Val, float64(size)*8/float64(info.Elements))
 		}
 		b.WriteString("\n")
 	}

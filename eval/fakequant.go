@@ -17,46 +17,79 @@ import (
 // costs at that precision: the sensitivity the converter's bit allocator
 // needs. Returns the relative RMS error of each replaced tensor.
 func FakeQuantize(in, out string, pat *regexp.Regexp, opt quant.Options) (map[string]float64, error) {
+	errs, _, err := FakeQuantizeSize(in, out, pat, opt)
+	return errs, err
+}
+
+// FakeQuantizeSize is FakeQuantize that also returns the size in bytes the
+// input would have as a PocketGGUF with the replaced tensors stored as PQ
+// (indices of 8, 12 or 16 bits per v weights, a per-tensor table of K·v f16
+// values, f16 row scales) and everything else as it is: the whole-file
+// size the measured quality corresponds to.
+func FakeQuantizeSize(in, out string, pat *regexp.Regexp, opt quant.Options) (map[string]float64, int64, error) {
+	errs, size, err := fakeQuantize(in, out, pat, opt)
+	return errs, size, err
+}
+
+func fakeQuantize(in, out string, pat *regexp.Regexp, opt quant.Options) (map[string]float64, int64, error) {
 	g, err := gguf.Open(in)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer g.Close()
 	af, err := gguf.CreateAtomic(out)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer af.Abort()
 	wr, err := gguf.NewWriter(af, g.KVs, g.Tensors)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", out, err)
+		return nil, 0, fmt.Errorf("%s: %w", out, err)
 	}
 	errs := map[string]float64{}
+	size := g.Size
 	for i := range g.Tensors {
 		t := &g.Tensors[i]
 		data, err := g.ReadTensor(t)
 		if err != nil {
-			return nil, fmt.Errorf("%s: tensor %s: %w", in, t.Name, err)
+			return nil, 0, fmt.Errorf("%s: tensor %s: %w", in, t.Name, err)
 		}
 		if pat.MatchString(t.Name) && len(t.Shape) == 2 {
 			if t.Type != gguf.TypeF32 {
-				return nil, fmt.Errorf("%s: tensor %s is %s, want f32", in, t.Name, gguf.TypeName(t.Type))
+				return nil, 0, fmt.Errorf("%s: tensor %s is %s, want f32", in, t.Name, gguf.TypeName(t.Type))
 			}
 			if data, errs[t.Name], err = reconstruct(t, data, opt); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
+			size += pqBytes(t, opt) - int64(len(data))
 		}
 		if err := wr.WriteTensor(i, data); err != nil {
-			return nil, fmt.Errorf("%s: %w", out, err)
+			return nil, 0, fmt.Errorf("%s: %w", out, err)
 		}
 	}
 	if len(errs) == 0 {
-		return nil, fmt.Errorf("%s: no 2-D tensor matches %q", in, pat)
+		return nil, 0, fmt.Errorf("%s: no 2-D tensor matches %q", in, pat)
 	}
 	if err := wr.Finish(g.KVs); err != nil {
-		return nil, fmt.Errorf("%s: %w", out, err)
+		return nil, 0, fmt.Errorf("%s: %w", out, err)
 	}
-	return errs, af.Commit()
+	return errs, size, af.Commit()
+}
+
+// pqBytes is what tensor t would take as PQ under opt (FakeQuantizeSize),
+// with the index widths format v1 has (8, 12 or 16 bits).
+func pqBytes(t *gguf.TensorInfo, opt quant.Options) int64 {
+	bits := int64(8)
+	for bits < 16 && 1<<bits < opt.K {
+		bits += 4
+	}
+	n := int64(t.Elements())
+	b := (n/int64(opt.V)*bits + 7) / 8
+	b += int64(opt.K*opt.V) * 2
+	if opt.RowScale {
+		b += int64(t.Rows()) * 2
+	}
+	return b
 }
 
 // reconstruct trains a table for one tensor, assigns every sub-vector and

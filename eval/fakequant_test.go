@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -16,9 +17,13 @@ func TestFakeQuantizeReplacesOnlyMatchingTensors(t *testing.T) {
 	in := testdata(t, "models/stories260K.gguf")
 	out := filepath.Join(t.TempDir(), "fq.gguf")
 	pat := regexp.MustCompile(`attn_v\.weight$`)
-	errs, err := FakeQuantize(in, out, pat, quant.Options{Method: quant.MethodKMeans, V: 4, K: 16, Seed: 1})
+	errs, size, err := FakeQuantizeSize(in, out, pat, quant.Options{Method: quant.MethodKMeans, V: 4, K: 16, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// attn_v is 64×32 f32 (8192 bytes); as PQ: 512 8-bit indices + 16×4 f16 table.
+	if st, _ := os.Stat(in); size != st.Size()-5*(8192-512-128) {
+		t.Errorf("PQ size estimate %d, want %d", size, st.Size()-5*(8192-512-128))
 	}
 	if len(errs) != 5 {
 		t.Fatalf("replaced %d tensors, want the 5 attn_v", len(errs))
