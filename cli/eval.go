@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/pocketgguf/pocketgguf/eval"
+	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "eval",
+		Usage:     "KL divergence of quantized models from a base model (llama-perplexity --kl-divergence statistics)",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "base", Usage: "base (reference) GGUF", Required: true},
+			&cli.StringSliceFlag{Name: "model", Aliases: []string{"m"}, Usage: "GGUF to compare with the base (repeatable)", Required: true},
+			&cli.StringFlag{Name: "text", Aliases: []string{"f"}, Usage: "evaluation text file", Required: true},
+			&cli.IntFlag{Name: "ctx", Aliases: []string{"c"}, Value: 256, Usage: "tokens per chunk; the second half of each chunk is scored"},
+			&cli.IntFlag{Name: "chunks", Usage: "evaluate at most this many chunks (0: all)"},
+			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Value: runtime.NumCPU(), Usage: "threads for decoding"},
+			&cli.BoolFlag{Name: "json", Usage: "print machine-readable results"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
+		},
+		Action: runEval,
+	})
+}
+
+func runEval(c *cli.Context) error {
+	opt := eval.Options{NCtx: c.Int("ctx"), Chunks: c.Int("chunks")}
+	pr := eval.NewProgress(os.Stderr, c.Bool("quiet"))
+	text, err := os.ReadFile(c.String("text"))
+	if err != nil {
+		return fmt.Errorf("--text: %w", err)
+	}
+	res, err := evalModels(c.String("base"), c.StringSlice("model"), c.String("text"), string(text), opt, c.Int("threads"), pr)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.WriteTable(os.Stdout)
+}
+
+// evalModels runs the base pass once and compares every model with it,
+// loading one model at a time so memory holds at most two.
+func evalModels(basePath string, models []string, textPath, text string, opt eval.Options, threads int, pr *eval.Progress) (eval.Result, error) {
+	for _, m := range models { // fail before the base pass, not after it
+		if _, err := eval.ReadFileInfo(m); err != nil {
+			return eval.Result{}, fmt.Errorf("--model %s: %w", m, err)
+		}
+	}
+	opt.Progress = pr.Chunk
+	pr.SetLabel(filepath.Base(basePath))
+	b, err := baseFor(basePath, text, opt, threads)
+	if err != nil {
+		return eval.Result{}, err
+	}
+	defer b.Close()
+	res := eval.Result{Base: basePath, Text: textPath, NCtx: b.NCtx, Chunks: b.NChunk, PerChunk: b.PerChunk(),
+		Encoding: b.Encoding().String(), PPLBase: b.BaseStats()}
+	for _, m := range models {
+		pr.SetLabel(filepath.Base(m))
+		mr, err := compareModel(b, m, opt, threads)
+		if err != nil {
+			return res, err
+		}
+		res.Models = append(res.Models, mr)
+	}
+	return res, nil
+}
+
+// baseFor loads the base model, runs the base pass and frees the model.
+func baseFor(path, text string, opt eval.Options, threads int) (*eval.Base, error) {
+	src, err := llamasrc.Open(path, opt.NCtx, threads)
+	if err != nil {
+		return nil, fmt.Errorf("--base %s: %w", path, err)
+	}
+	defer src.Close()
+	b, err := eval.ComputeBase(src, text, opt)
+	if err != nil {
+		return nil, fmt.Errorf("base %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// compareModel loads one test model and compares it with the base.
+func compareModel(b *eval.Base, path string, opt eval.Options, threads int) (eval.ModelResult, error) {
+	fi, err := eval.ReadFileInfo(path)
+	if err != nil {
+		return eval.ModelResult{}, fmt.Errorf("--model %s: %w", path, err)
+	}
+	src, err := llamasrc.Open(path, b.NCtx, threads)
+	if err != nil {
+		return eval.ModelResult{}, fmt.Errorf("--model %s: %w", path, err)
+	}
+	defer src.Close()
+	s, err := b.Compare(src, opt)
+	if err != nil {
+		return eval.ModelResult{}, fmt.Errorf("model %s: %w", path, err)
+	}
+	return eval.ModelResult{Model: path, File: &fi, Stats: s}, nil
+}
