@@ -102,8 +102,11 @@ if (NOT _old_stamp STREQUAL _stamp_text)
     file(REMOVE_RECURSE ${_stage})
     foreach (sub ${POCKET_OLLAMA_SUBTREES})
         get_filename_component(_parent ${_stage}/${sub} DIRECTORY)
-        # The module cache is read-only: copy with ordinary permissions so patches can write.
-        file(COPY ${_module_dir}/${sub} DESTINATION ${_parent} NO_SOURCE_PERMISSIONS)
+        # The module cache is read-only: copy with ordinary permissions so patches
+        # can write. Ollama's cgo .go files stay behind: `go test ./...` in the
+        # project would otherwise find and compile them here.
+        file(COPY ${_module_dir}/${sub} DESTINATION ${_parent} NO_SOURCE_PERMISSIONS
+             PATTERN "*.go" EXCLUDE)
     endforeach()
 
     find_program(POCKET_GIT git REQUIRED)
