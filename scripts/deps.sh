@@ -13,6 +13,5 @@ if [ ${#need[@]} -gt 0 ]; then
   sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq "${need[@]}"
 fi
-if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH=/usr/local/go/bin:$PATH; fi
-command -v go >/dev/null 2>&1 || { echo "deps: Go not found; install golang-go (GOTOOLCHAIN=auto fetches the version go.mod needs)" >&2; exit 1; }
+source scripts/go-env.sh
 go mod download

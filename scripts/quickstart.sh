@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+source scripts/go-env.sh   # Go on PATH for this shell too
 mkdir -p build
 go build -o build/pocketgguf ./cli
 in=../shared/testdata/models/stories260K.gguf

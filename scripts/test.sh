@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+source scripts/go-env.sh   # Go on PATH for this shell too
 jobs=${POCKET_JOBS:-2}
 
 # configure+build a CMake tree (ninja when present; keep a tree's first generator)
