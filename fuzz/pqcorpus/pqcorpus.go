@@ -249,8 +249,8 @@ func Malformed(valid []byte) ([]Case, error) {
 			c.set(format.KeyTableLatent(tname), gguf.U32(uint32(l+1)))
 		}},
 		{"latent-zero", []string{tname, "latent"}, func(c *file) { c.set(format.KeyTableLatent(tname), gguf.U32(0)) }},
-		{"blocks-huge", []string{tname, "decoder"}, func(c *file) { c.set(format.KeyTableDecoderBlocks(tname), gguf.U32(1 << 20)) }},
-		{"hidden-huge", []string{format.KeyTableDecoderHidden(tname)}, func(c *file) { c.set(format.KeyTableDecoderHidden(tname), gguf.U32(1 << 30)) }},
+		{"blocks-huge", []string{tname, "decoder"}, func(c *file) { c.set(format.KeyTableDecoderBlocks(tname), gguf.U32(1<<20)) }},
+		{"hidden-huge", []string{format.KeyTableDecoderHidden(tname)}, func(c *file) { c.set(format.KeyTableDecoderHidden(tname), gguf.U32(1<<30)) }},
 		{"codebook-short", []string{tname, "codebook has"}, func(c *file) {
 			cb, half := c.floats(format.KeyTableCodebook(tname))
 			c.setFloats(format.KeyTableCodebook(tname), cb[:len(cb)-1], half)
