@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -47,18 +48,27 @@ func newCtx(t testing.TB, m *Model, p ContextParams) *Context {
 // greedy generates n tokens from BOS and returns the text.
 func greedy(t testing.TB, c *Context, n int) string {
 	t.Helper()
+	s, err := greedyErr(c, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// greedyErr is greedy for goroutines other than the test's.
+func greedyErr(c *Context, n int) (string, error) {
 	var sb strings.Builder
 	res, err := c.Generate(context.Background(), "", GenerateOptions{NPredict: n}, func(p string) error {
 		sb.WriteString(p)
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	if res.Tokens != n || res.Stop != StopLength {
-		t.Fatalf("generated %d tokens (stop %s), want %d", res.Tokens, res.Stop, n)
+		return "", fmt.Errorf("generated %d tokens (stop %s), want %d", res.Tokens, res.Stop, n)
 	}
-	return sb.String()
+	return sb.String(), nil
 }
 
 func TestModelInfo(t *testing.T) {
@@ -169,16 +179,20 @@ func TestConcurrentContextsAndModels(t *testing.T) {
 		newCtx(t, m2, ContextParams{NCtx: 128}),
 	}
 	out := make([]string, len(ctxs))
+	errs := make([]error, len(ctxs))
 	var wg sync.WaitGroup
 	for i, c := range ctxs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = greedy(t, c, 24)
+			out[i], errs[i] = greedyErr(c, 24)
 		}()
 	}
 	wg.Wait()
 	for i, s := range out {
+		if errs[i] != nil {
+			t.Fatalf("context %d: %v", i, errs[i])
+		}
 		if s != alone {
 			t.Errorf("context %d: %q, alone: %q", i, s, alone)
 		}
@@ -283,4 +297,41 @@ func TestClosed(t *testing.T) {
 	}
 	c.Close()
 	m.Close()
+}
+
+func TestCompleteUTF8(t *testing.T) {
+	euro := []byte("€") // 3 bytes
+	for _, tc := range []struct {
+		in, out, rest string
+	}{
+		{"abc", "abc", ""},
+		{"a" + string(euro[:1]), "a", string(euro[:1])},
+		{"a" + string(euro[:2]), "a", string(euro[:2])},
+		{"a€", "a€", ""},
+		{"\xff\xfe", "\xff\xfe", ""}, // invalid bytes pass through
+	} {
+		b := []byte(tc.in)
+		if got := completeUTF8(&b); got != tc.out || string(b) != tc.rest {
+			t.Errorf("%q: got %q rest %q, want %q rest %q", tc.in, got, b, tc.out, tc.rest)
+		}
+	}
+}
+
+// The abort flag that a cancelled Generate raises stops llama_decode itself.
+func TestAbortFlagStopsDecode(t *testing.T) {
+	m := loadStories(t)
+	c := newCtx(t, m, ContextParams{NCtx: 128})
+	toks, _ := m.Tokenize("Once upon a time, there was a little girl", true, false)
+	c.h.mu.Lock()
+	c.h.setAbort(true)
+	_, err := c.h.decode(toks, lastLogits)
+	c.h.setAbort(false)
+	c.h.mu.Unlock()
+	if !errors.Is(err, errAborted) {
+		t.Fatalf("decode with the abort flag up: %v", err)
+	}
+	c.ClearMemory()
+	if _, err := c.Decode(toks, false); err != nil {
+		t.Fatalf("decode after abort: %v", err)
+	}
 }

@@ -259,3 +259,13 @@ func (c *Context) Embeddings() ([]float32, error) {
 	}
 	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), c.h.nEmbd)...), nil
 }
+
+// setAbort raises or lowers the flag that libllama's abort callback reads
+// between graph nodes; a raised flag makes llama_decode return 2 (errAborted).
+func (h *ctxHandle) setAbort(up bool) {
+	v := C.int(0)
+	if up {
+		v = 1
+	}
+	C.pocket_ctx_state_set_abort(h.state, v)
+}

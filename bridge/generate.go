@@ -68,17 +68,17 @@ func (c *Context) Generate(ctx context.Context, prompt string, opts GenerateOpti
 		return res, err
 	}
 	// A cancelled ctx raises the abort flag, which stops a running llama_decode.
-	C.pocket_ctx_state_set_abort(h.state, 0)
+	h.setAbort(false)
 	aborted := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		C.pocket_ctx_state_set_abort(h.state, 1)
+		h.setAbort(true)
 		close(aborted)
 	})
 	defer func() {
 		if !stop() {
 			<-aborted // it ran: wait until the flag is set, then lower it
 		}
-		C.pocket_ctx_state_set_abort(h.state, 0)
+		h.setAbort(false)
 	}()
 	ctxErr := func(err error) error {
 		if errors.Is(err, errAborted) && ctx.Err() != nil {

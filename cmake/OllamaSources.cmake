@@ -76,6 +76,18 @@ foreach (p IN LISTS _patches)
     string(APPEND _stamp_text "${_n}=${_h}\n")
 endforeach()
 
+# PocketGGUF kernels: ggml-ext/ holds their only copy; the patched tree compiles them from
+# ggml/include/ggml-pq.h and ggml/src/pocket/ (patches/README.md), so they are part of it.
+set(POCKET_KERNEL_FILES ${PROJECT_SOURCE_DIR}/ggml-ext/include/ggml-pq.h)
+file(GLOB _pq_src ${PROJECT_SOURCE_DIR}/ggml-ext/src/*.c ${PROJECT_SOURCE_DIR}/ggml-ext/src/*.h)
+list(APPEND POCKET_KERNEL_FILES ${_pq_src})
+foreach (f IN LISTS POCKET_KERNEL_FILES)
+    file(SHA256 ${f} _h)
+    string(APPEND _stamp_text "${f}=${_h}\n")
+endforeach()
+set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+    ${POCKET_KERNEL_FILES} ${PROJECT_SOURCE_DIR}/ggml-ext/src)
+
 set(POCKET_OLLAMA_SRC   ${CMAKE_BINARY_DIR}/ollama-src)
 set(_stage              ${CMAKE_BINARY_DIR}/ollama-stage)
 set(_stamp_file         ${POCKET_OLLAMA_SRC}/.pocket-patch-stamp)
@@ -109,6 +121,11 @@ if (NOT _old_stamp STREQUAL _stamp_text)
         endif()
         message(STATUS "  applied ${p}")
     endforeach()
+
+    if (EXISTS ${PROJECT_SOURCE_DIR}/ggml-ext/include/ggml-pq.h)
+        file(COPY ${PROJECT_SOURCE_DIR}/ggml-ext/include/ggml-pq.h DESTINATION ${_stage}/ml/backend/ggml/ggml/include)
+        file(COPY ${_pq_src} DESTINATION ${_stage}/ml/backend/ggml/ggml/src/pocket)
+    endif()
 
     # Sync stage → src, touching only files whose bytes differ.
     file(GLOB_RECURSE _new RELATIVE ${_stage} ${_stage}/*)
