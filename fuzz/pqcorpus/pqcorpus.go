@@ -251,6 +251,8 @@ func Malformed(valid []byte) ([]Case, error) {
 		{"latent-zero", []string{tname, "latent"}, func(c *file) { c.set(format.KeyTableLatent(tname), gguf.U32(0)) }},
 		{"blocks-huge", []string{tname, "decoder"}, func(c *file) { c.set(format.KeyTableDecoderBlocks(tname), gguf.U32(1<<20)) }},
 		{"hidden-huge", []string{format.KeyTableDecoderHidden(tname)}, func(c *file) { c.set(format.KeyTableDecoderHidden(tname), gguf.U32(1<<30)) }},
+		{"hidden-2^31", []string{format.KeyTableDecoderHidden(tname)}, func(c *file) { c.set(format.KeyTableDecoderHidden(tname), gguf.U32(1<<31)) }},
+		{"blocks-2^31", []string{format.KeyTableDecoderBlocks(tname)}, func(c *file) { c.set(format.KeyTableDecoderBlocks(tname), gguf.U32(1<<31)) }},
 		{"codebook-short", []string{tname, "codebook has"}, func(c *file) {
 			cb, half := c.floats(format.KeyTableCodebook(tname))
 			c.setFloats(format.KeyTableCodebook(tname), cb[:len(cb)-1], half)
@@ -294,6 +296,27 @@ func Malformed(valid []byte) ([]Case, error) {
 				c.data[ti][j] = 0xFF
 			}
 		}},
+	}
+	// A second tensor on the same table whose type has the same index bits
+	// but another v: the table's v must be checked for every tensor, not
+	// only the first that builds its LUT.
+	for j := ti + 1; j < len(f.infos); j++ {
+		tj := f.infos[j]
+		tyj, ok := format.LookupPQ(tj.Type)
+		tvj, _ := f.get(format.KeyTensorTable(tj.Name))
+		if g, _ := tvj.Str(); !ok || g != tname || tyj != ty {
+			continue
+		}
+		other, err := format.PQTypeFor(map[int]int{2: 4, 4: 8, 8: 4}[ty.V], ty.IndexBits)
+		if err != nil || int(tj.Cols())%other.BlockSize() != 0 {
+			continue
+		}
+		edits = append(edits, struct {
+			name string
+			want []string
+			edit func(c *file)
+		}{"shared-table-other-v", []string{tj.Name, tname}, func(c *file) { c.infos[j].Type = other.ID }})
+		break
 	}
 	for _, e := range edits {
 		if err := add(e.name, e.want, e.edit); err != nil {
