@@ -318,6 +318,23 @@ func Malformed(valid []byte) ([]Case, error) {
 		}{"shared-table-other-v", []string{tj.Name, tname}, func(c *file) { c.infos[j].Type = other.ID }})
 		break
 	}
+	// A 1-D tensor (a norm weight) stored as PQ on the same table: the
+	// format allows it and the Go tools decode it; a loader must either run
+	// it or refuse it, never abort in an op that has no PQ kernel.
+	for j, tj := range f.infos {
+		if _, isPQ := format.LookupPQ(tj.Type); len(tj.Shape) != 1 || isPQ || int(tj.Cols())%ty.BlockSize() != 0 {
+			continue
+		}
+		edits = append(edits, struct {
+			name string
+			want []string
+			edit func(c *file)
+		}{"norm-as-pq", nil, func(c *file) {
+			c.infos[j].Type = ty.ID
+			c.set(format.KeyTensorTable(tj.Name), gguf.Str(tname))
+		}})
+		break
+	}
 	for _, e := range edits {
 		if err := add(e.name, e.want, e.edit); err != nil {
 			return nil, err
