@@ -104,7 +104,7 @@ func TestConcurrentLoadTwoModels(t *testing.T) {
 	a := loadStories(t)
 	dir := t.TempDir()
 	pq := filepath.Join(dir, "stories.pq.gguf")
-	if _, err := converter.Convert(context.Background(), storiesPath(t), pq, converter.Options{Method: "kmeans", Seed: 1, Epochs: 4}); err != nil {
+	if _, err := converter.Convert(context.Background(), storiesPath(t), pq, converter.Options{Method: "kmeans", Seed: 1, Epochs: 4, CodebookSize: 64}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := LoadModel(pq, ModelParams{UseMmap: true})

@@ -164,7 +164,7 @@ func TestOllama50ConcurrentGenerate(t *testing.T) {
 		t.Skip("../shared/testdata/models/stories260K.gguf not present")
 	}
 	pq := filepath.Join(t.TempDir(), "stories.pq.gguf")
-	if _, err := converter.Convert(context.Background(), stories, pq, converter.Options{Method: "kmeans", Seed: 1, Epochs: 4}); err != nil {
+	if _, err := converter.Convert(context.Background(), stories, pq, converter.Options{Method: "kmeans", Seed: 1, Epochs: 4, CodebookSize: 64}); err != nil {
 		t.Fatal(err)
 	}
 	s := startOllama(t, bin, 4)
