@@ -46,21 +46,29 @@ static pq_core_result pq_core_load_and_run(const char * path, std::string & why)
         why = e.what(); goto done;
     }
     {
-        ggml_init_params cp = {/*mem_size =*/ 64u << 20, /*mem_buffer =*/ nullptr, /*no_alloc =*/ false};
+        // inputs, outputs and graph of the ops below, sized from the tensors (a fixed
+        // 64 MiB arena made each fuzz input cost an ASan-poisoned 64 MiB allocation)
+        size_t need = ggml_graph_overhead_custom(4096, false) + (1u << 20);
+        for (ggml_tensor * w = ggml_get_first_tensor(meta); w; w = ggml_get_next_tensor(meta, w)) {
+            need += 8 * ggml_tensor_overhead() + sizeof(float) * (size_t) (6 * w->ne[0] + 4 * w->ne[1] + 8) * (size_t) (w->ne[2] * w->ne[3]);
+        }
+        ggml_init_params cp = {/*mem_size =*/ need, /*mem_buffer =*/ nullptr, /*no_alloc =*/ false};
         ggml_context * ctx = ggml_init(cp);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, 4096, false);
         for (ggml_tensor * w = ggml_get_first_tensor(meta); w; w = ggml_get_next_tensor(meta, w)) {
-            if (w->type < 100 || w->type > 106) continue;  // the PQ type ids (docs/FORMAT.md)
+            if (w->type < 100 || w->type > 106 || ggml_nelements(w) == 0) continue;  // PQ type ids (docs/FORMAT.md)
             if (ggml_n_dims(w) >= 2) {
-                for (int cols : {3, 1}) {
-                    ggml_tensor * x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, w->ne[0], cols);
+                for (int cols : {3, 1}) {  // a batch (tiled mul_mat) and one token (vec_dot)
+                    ggml_tensor * x = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, w->ne[0], cols, w->ne[2], w->ne[3]);
                     for (int64_t j = 0; j < ggml_nelements(x); j++) ((float *) x->data)[j] = 0.25f * (float) (j % 7) - 0.5f;
                     ggml_build_forward_expand(gf, ggml_mul_mat(ctx, w, x));
                 }
-                ggml_tensor * rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, 2);
-                ((int32_t *) rows->data)[0] = 0;
-                ((int32_t *) rows->data)[1] = (int32_t) (w->ne[1] - 1);
-                ggml_build_forward_expand(gf, ggml_get_rows(ctx, w, rows));
+                if (w->ne[2] == 1 && w->ne[3] == 1) {  // an embedding lookup: first and last row
+                    ggml_tensor * rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, 2);
+                    ((int32_t *) rows->data)[0] = 0;
+                    ((int32_t *) rows->data)[1] = (int32_t) (w->ne[1] - 1);
+                    ggml_build_forward_expand(gf, ggml_get_rows(ctx, w, rows));
+                }
             } else {
                 ggml_tensor * x = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, w->ne[0]);
                 for (int64_t j = 0; j < w->ne[0]; j++) ((float *) x->data)[j] = 1.0f;
