@@ -5,7 +5,8 @@
 // out-of-memory, so a libFuzzer run would stop at the first such input and
 // never reach the PocketGGUF code. This walks the header and reports whether
 // every string/array length fits in the bytes left; the fuzz targets skip
-// inputs where one does not. (The Go reader refuses such files without
+// inputs where one does not, and (second known upstream abort, found by this
+// target) inputs with an empty metadata key, which hit GGML_ASSERT(!key.empty()). (The Go reader refuses such files without
 // allocating; SECURITY.md lists the upstream behaviour.)
 #pragma once
 
@@ -29,6 +30,10 @@ static bool gguf_lengths_fit(const uint8_t * p, size_t n) {
     if (!u32(magic) || !u32(version) || !u64(n_tensors) || !u64(n_kv)) return true;  // gguf.cpp refuses these itself
     for (uint64_t i = 0; i < n_kv; i++) {
         uint32_t t;
+        if (n - off >= 8) {  // a zero-length key aborts gguf.cpp: GGML_ASSERT(!key.empty()) in gguf_kv
+            uint64_t len; memcpy(&len, p + off, 8);
+            if (len == 0) return false;
+        }
         const int k = str();
         if (k <= 0) return k < 0;
         if (!u32(t)) return true;
