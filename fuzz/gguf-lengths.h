@@ -6,7 +6,8 @@
 // never reach the PocketGGUF code. This walks the header and reports whether
 // every string/array length fits in the bytes left; the fuzz targets skip
 // inputs where one does not, and (second known upstream abort, found by this
-// target) inputs with an empty metadata key, which hit GGML_ASSERT(!key.empty()). (The Go reader refuses such files without
+// target) inputs with an empty metadata key, which hit GGML_ASSERT(!key.empty()), and
+// (third) a tensor dimension of 0, which divides by zero in gguf.cpp's overflow check. (The Go reader refuses such files without
 // allocating; SECURITY.md lists the upstream behaviour.)
 #pragma once
 
@@ -61,6 +62,10 @@ static bool gguf_lengths_fit(const uint8_t * p, size_t n) {
         uint32_t nd;
         if (!u32(nd) || nd > 4) return true;
         if (n - off < 8ull * nd + 12) return true;
+        for (uint32_t j = 0; j < nd; j++) {  // a zero dimension: SIGFPE in gguf.cpp's INT64_MAX/ne[j] check
+            uint64_t d; memcpy(&d, p + off + 8 * j, 8);
+            if (d == 0) return false;
+        }
         off += 8ull * nd + 12;
     }
     return true;

@@ -29,9 +29,18 @@ static pq_core_result pq_core_load_and_run(const char * path, std::string & why)
     gguf_context * gg = gguf_init_from_file(path, gp);
     if (!gg) { why = "gguf_init_from_file failed"; return PQ_CORE_REFUSED; }
     pq_core_result res = PQ_CORE_REFUSED;
-    ggml_backend_buffer_t buf = ggml_backend_alloc_ctx_tensors_from_buft(meta, ggml_backend_cpu_buffer_type());
+    ggml_backend_buffer_t buf = nullptr;
     FILE * f = fopen(path, "rb");
     llama_pocket_tables_ptr tables;
+    long fsize = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) fsize = ftell(f);
+    // as llama_model_loader does, before allocating: every tensor's data inside the file
+    for (int64_t i = 0; i < gguf_get_n_tensors(gg) && fsize >= 0; i++) {
+        ggml_tensor * t = ggml_get_tensor(meta, gguf_get_tensor_name(gg, i));
+        const size_t off = gguf_get_data_offset(gg) + gguf_get_tensor_offset(gg, i);
+        if (!t || off > (size_t) fsize || ggml_nbytes(t) > (size_t) fsize - off) { why = "tensor data is not within the file bounds"; goto done; }
+    }
+    buf = ggml_backend_alloc_ctx_tensors_from_buft(meta, ggml_backend_cpu_buffer_type());
     if (!buf || !f) { why = "cannot allocate or open"; goto done; }
     for (int64_t i = 0; i < gguf_get_n_tensors(gg); i++) {
         ggml_tensor * t = ggml_get_tensor(meta, gguf_get_tensor_name(gg, i));
