@@ -6,15 +6,20 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/pocketgguf/pocketgguf/fuzz/allocguard"
 )
 
 // FuzzReadGGUF feeds arbitrary bytes to the parser: it must return an error
 // or a header whose tensors all lie inside the data, never panic or allocate
-// without bound. Seeds: testdata/fuzz/FuzzReadGGUF (tiny generated files).
+// without bound (allocguard: at most a constant factor of the input), and
+// whatever it accepts the writer must reproduce (checkRoundTrip). Seeds: testdata/fuzz/FuzzReadGGUF (tiny generated files).
 func FuzzReadGGUF(f *testing.F) {
 	f.Add(tinyFile(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		g, err := Parse(bytes.NewReader(data), int64(len(data)))
+		var g *File
+		var err error
+		allocguard.Check(t, len(data), func() { g, err = Parse(bytes.NewReader(data), int64(len(data))) })
 		if err != nil {
 			return
 		}
@@ -24,6 +29,7 @@ func FuzzReadGGUF(f *testing.F) {
 				t.Fatalf("tensor %q accepted past the end", ti.Name)
 			}
 		}
+		checkRoundTrip(t, g, data)
 	})
 }
 

@@ -433,14 +433,22 @@ func (p *parser) tensorInfo() (TensorInfo, error) {
 	if len(t.Name) > MaxNameLen {
 		return t, fmt.Errorf("tensor name %.80q… is %d bytes (llama.cpp allows %d)", t.Name, len(t.Name), MaxNameLen)
 	}
+	// After a failed read p's buffer holds stale bytes: check p.err before
+	// using any count (a truncated ndims once allocated up to 2^32 dims).
 	nd := p.u32()
-	if p.err == nil && nd > MaxDims {
+	if p.err != nil {
+		return t, fmt.Errorf("tensor %q: %w", t.Name, p.err)
+	}
+	if nd > MaxDims {
 		return t, fmt.Errorf("tensor %q: %d dimensions (max %d)", t.Name, nd, MaxDims)
 	}
 	t.Shape = make([]uint64, nd)
 	elems := uint64(1)
 	for i := range t.Shape {
 		t.Shape[i] = p.u64()
+		if p.err != nil {
+			return t, fmt.Errorf("tensor %q: %w", t.Name, p.err)
+		}
 		if d := t.Shape[i]; d != 0 && elems > math.MaxInt64/d {
 			return t, fmt.Errorf("tensor %q: shape %v overflows", t.Name, t.Shape[:i+1])
 		}

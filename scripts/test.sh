@@ -2,6 +2,7 @@
 # The project's test command (README, .ci/run). Installs what it needs, builds, tests.
 #   POCKET_JOBS=N   parallel compile jobs (default 2)
 #   POCKET_CROSS=1  also cross-build for aarch64 and run the smoke test under qemu
+#   POCKET_RELIABILITY=0  skip scripts/reliability.sh ci (Go fuzzing, ASan/UBSan corpus, libFuzzer; minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -24,4 +25,7 @@ go test ./...
 go test -race -run 'TestConcurrent|TestCancellation|TestClosed' ./bridge
 if [ "${POCKET_CROSS:-0}" = 1 ]; then
   cmake_build build/aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
+fi
+if [ "${POCKET_RELIABILITY:-1}" = 1 ]; then
+  POCKET_JOBS=$jobs bash scripts/reliability.sh ci
 fi

@@ -1,0 +1,32 @@
+// libFuzzer target on the PocketGGUF load path without the rest of libllama
+// (pq-core-load.h): gguf_init_from_file, llama_pocket_attach, PQ mul_mat,
+// get_rows and mul. Inputs go through a memfd. Seeds: fuzz/cmd/pqcorpus.
+#include "pq-core-load.h"
+#include "gguf-lengths.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+static void quiet(enum ggml_log_level, const char *, void *) {}
+
+extern "C" int LLVMFuzzerInitialize(int *, char ***) {
+    if (!std::getenv("POCKET_LOAD_VERBOSE")) ggml_log_set(quiet, nullptr);
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t * data, size_t size) {
+    if (!gguf_lengths_fit(data, size)) return -1;  // known upstream allocation, see gguf-lengths.h
+    const int fd = memfd_create("pq-core-fuzz", 0);
+    if (fd < 0) abort();
+    for (size_t off = 0; off < size;) {
+        const ssize_t n = write(fd, data + off, size - off);
+        if (n <= 0) abort();
+        off += (size_t) n;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    std::string why;
+    pq_core_load_and_run(path, why);
+    close(fd);
+    return 0;
+}
