@@ -39,10 +39,14 @@ func (c Choice) dataBytes(t *gguf.TensorInfo) int64 {
 	return int64(t.Elements()) / int64(ti.BlockSize) * int64(ti.TypeSize)
 }
 
-// pqConstant is the high-rate vector-quantisation constant c(v) in
-// relMSE ≈ c(v)·2^(-2·log2(K)/v) (k-means on heavy-tailed weights; larger v
-// packs space better). A model for ranking options, not a promise.
-var pqConstant = map[int]float64{2: 2.2, 4: 1.8, 8: 1.5}
+// pqConstant is the vector-quantisation constant c(v) in
+// relMSE ≈ c(v)·2^(-2·log2(K)/v): measured with quant's k-means on a 512×512
+// Student-t(4) matrix (v=2 K=256: 2.94; v=4 K=256/4096: 1.60/1.63; v=8
+// K=256: 1.15). Larger v packs space better. c is kept flat in K: a lower c
+// measured for v=8 at K=4096 came from a data-limited fit (8 sub-vectors per
+// entry) and led to pq_8x12 plans that measured worse on the test models. It
+// ranks options; the per-tensor difficulty (calibrate.go) scales it.
+var pqConstant = map[int]float64{2: 2.9, 4: 1.6, 8: 1.15}
 
 // relMSE estimates the relative mean squared reconstruction error of c for a
 // tensor of input type in. (No shortcut for K ≥ the tensor's sub-vectors: the

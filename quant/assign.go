@@ -22,13 +22,20 @@ const assignRows = 16
 // opt.RowScale, refits each row's scale by weighted least squares, rounds it
 // to f16 and keeps it if it lowers the row's weighted error. lut may be nil
 // (then tb.BuildLUT(tb.K) is used); otherwise it holds at least K*V values.
+// opt.V and opt.K may be zero: the table's are used.
 func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt Options, progress Progress) (*Assignment, error) {
+	if tb == nil {
+		return nil, fmt.Errorf("tensor %q: no table", m.Name)
+	}
+	if opt.V == 0 { // V and K may be left to the table
+		opt.V = tb.V
+	}
+	if opt.K == 0 {
+		opt.K = max(1, min(tb.K, 1<<16))
+	}
 	o, err := opt.resolved()
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
-	}
-	if tb == nil {
-		return nil, fmt.Errorf("tensor %q: no table", m.Name)
 	}
 	if tb.V != o.V {
 		return nil, fmt.Errorf("tensor %q: table has V=%d, options say %d", m.Name, tb.V, o.V)
@@ -69,10 +76,9 @@ func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt
 	rowErr := make([]error, nc)
 	report := newReporter(progress, int64(m.Rows))
 	forChunks(m.Rows, assignRows, o.Threads, func(c, lo, hi int) {
-		var q kdQuery
-		x := make([]float32, m.Cols)
+		sc := newRowScratch(m.Cols, v)
 		for r := lo; r < hi && rowErr[c] == nil; r++ {
-			e, ref, err := assignRow(sr, &q, m, r, cw, a, x)
+			e, ref, err := assignRow(sr, sc, m, r, cw, a)
 			rowErr[c] = err
 			errSum[c] += e
 			refSum[c] += ref
@@ -97,9 +103,22 @@ func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt
 	return a, nil
 }
 
-// assignRow assigns row r (x is scratch of Cols floats) and returns the
+// rowScratch is one worker's buffers for assignRow.
+type rowScratch struct {
+	x    []float32 // the row divided by its scale
+	ids  []int32
+	dist []float32
+}
+
+func newRowScratch(cols, v int) *rowScratch {
+	return &rowScratch{x: make([]float32, cols), ids: make([]int32, cols/v), dist: make([]float32, cols/v)}
+}
+
+// assignRow assigns row r and returns the
 // row's unweighted squared error and Σ W².
-func assignRow(sr *searcher, q *kdQuery, m Matrix, r int, cw []float32, a *Assignment, x []float32) (float64, float64, error) {
+// sc holds scratch buffers (newRowScratch).
+func assignRow(sr *searcher, sc *rowScratch, m Matrix, r int, cw []float32, a *Assignment) (float64, float64, error) {
+	x := sc.x
 	v := sr.v
 	row := m.Data[r*m.Cols : (r+1)*m.Cols]
 	per := m.Cols / v
@@ -115,15 +134,17 @@ func assignRow(sr *searcher, q *kdQuery, m Matrix, r int, cw []float32, a *Assig
 	for i, w := range row {
 		x[i] = w * inv
 	}
-	for j := 0; j < per; j++ {
-		xq, w := x[j*v:j*v+v], cw[j*v:j*v+v]
-		var id int
-		if sr.tree != nil {
-			id, _ = sr.tree.nearest(q, xq, w)
-		} else {
-			id, _ = bruteNearest(sr.lut, sr.k, v, xq, w)
+	if sr.tree != nil {
+		ids, dist := sc.ids[:per], sc.dist[:per]
+		sr.tree.nearestBatch(x, cw, nil, nil, ids, dist)
+		for j, id := range ids {
+			idx[j] = uint32(id)
 		}
-		idx[j] = uint32(id)
+	} else {
+		for j := 0; j < per; j++ {
+			id, _ := bruteNearest(sr.lut, sr.k, v, x[j*v:j*v+v], cw[j*v:j*v+v])
+			idx[j] = uint32(id)
+		}
 	}
 	if a.Scales != nil {
 		ns, err := refitScale(sr.lut, v, row, idx, cw, s)

@@ -46,10 +46,13 @@ func TestCPUNearest(t *testing.T) {
 			tree.nearest(&q, qs[i*c.v:i*c.v+c.v], w)
 		}
 		t1 := threadCPU()
-		for i := 0; i < nq/10; i++ {
+		idx, dist := make([]int32, nq), make([]float32, nq)
+		tree.nearestBatch(qs, w, nil, nil, idx, dist)
+		tb := threadCPU()
+		for i := 0; i < nq/10; i++ { // brute force
 			bruteNearest(lut, c.k, c.v, qs[i*c.v:i*c.v+c.v], w)
 		}
 		t2 := threadCPU()
-		fmt.Printf("v=%d k=%d: kd-tree %.0f ns, brute %.0f ns CPU per query\n", c.v, c.k, (t1-t0)/float64(nq)*1e9, (t2-t1)/float64(nq/10)*1e9)
+		fmt.Printf("v=%d k=%d: kd-tree %.0f ns, batched %.0f ns, brute %.0f ns CPU per query\n", c.v, c.k, (t1-t0)/float64(nq)*1e9, (tb-t1)/float64(nq)*1e9, (t2-tb)/float64(nq/10)*1e9)
 	}
 }

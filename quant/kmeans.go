@@ -30,28 +30,31 @@ const assignChunk = 4096
 func (sr *searcher) assignSamples(s *Samples, threads int, idx []int32, dist []float32, guess bool) float64 {
 	v, n := s.V, s.Len()
 	part := make([]float64, numChunks(n, assignChunk))
+	one := ones(v)
 	forChunks(n, assignChunk, threads, func(c, lo, hi int) {
-		var q kdQuery
-		one := ones(v)
-		var sum float64
-		for i := lo; i < hi; i++ {
-			x := s.X[i*v : i*v+v]
-			w := one
-			if s.W != nil {
-				w = s.W[i*v : i*v+v]
+		x := s.X[lo*v : hi*v]
+		w := one
+		if s.W != nil {
+			w = s.W[lo*v : hi*v]
+		}
+		if sr.tree != nil {
+			var g []int32
+			if guess {
+				g = idx[lo:hi]
 			}
-			var id int
-			var d float32
-			if sr.tree != nil {
-				g := -1
-				if guess {
-					g = int(idx[i])
+			sr.tree.nearestBatch(x, w, g, sr.lut, idx[lo:hi], dist[lo:hi])
+		} else {
+			for i := lo; i < hi; i++ {
+				wi := one
+				if s.W != nil {
+					wi = s.W[i*v : i*v+v]
 				}
-				id, d = sr.tree.nearestFrom(&q, x, w, g, sr.lut)
-			} else {
-				id, d = bruteNearest(sr.lut, sr.k, v, x, w)
+				id, d := bruteNearest(sr.lut, sr.k, v, s.X[i*v:i*v+v], wi)
+				idx[i], dist[i] = int32(id), d
 			}
-			idx[i], dist[i] = int32(id), d
+		}
+		var sum float64
+		for _, d := range dist[lo:hi] {
 			sum += float64(d)
 		}
 		part[c] = sum

@@ -14,7 +14,7 @@ import (
 // entry index, as in bruteNearest, and distances are summed in the same
 // order, so both give identical answers.
 
-const kdLeafSize = 8
+const kdLeafSize = 16
 
 type kdNode struct {
 	dim         int32 // split dimension, -1 for a leaf
@@ -27,6 +27,7 @@ type kdTree struct {
 	pts   []float32 // entries reordered by the tree, n*v
 	ids   []int32   // original index of each reordered entry
 	nodes []kdNode
+	lb    *leafBlocks // batched-search layout
 }
 
 // newKDTree builds a tree over the first k entries of lut (k*v floats).
@@ -40,6 +41,7 @@ func newKDTree(lut []float32, k, v int) *kdTree {
 	for i, id := range t.ids {
 		copy(t.pts[i*v:(i+1)*v], lut[int(id)*v:int(id)*v+v])
 	}
+	t.lb = t.buildBlocks()
 	return t
 }
 

@@ -32,6 +32,9 @@ func TestKDTreeEqualsBruteForce(t *testing.T) {
 				tree := newKDTree(lut, k, v)
 				var q kdQuery
 				nq := 300
+				qs, ws := make([]float32, nq*v), make([]float32, nq*v)
+				want := make([]int32, nq)
+				wantD := make([]float32, nq)
 				for i := 0; i < nq; i++ {
 					x := make([]float32, v)
 					w := make([]float32, v)
@@ -53,6 +56,25 @@ func TestKDTreeEqualsBruteForce(t *testing.T) {
 					bi, bd := bruteNearest(lut, k, v, x, w)
 					if gi != bi || gd != bd {
 						t.Fatalf("v=%d k=%d %s query %d: kd-tree (%d, %v), brute force (%d, %v)", v, k, mode, i, gi, gd, bi, bd)
+					}
+					copy(qs[i*v:], x)
+					copy(ws[i*v:], w)
+					want[i], wantD[i] = int32(bi), bd
+				}
+				// The batched search (C with AVX2 when cgo is on), cold and
+				// warm-started from arbitrary guesses, must agree too.
+				idx, dist := make([]int32, nq), make([]float32, nq)
+				tree.nearestBatch(qs, ws, nil, nil, idx, dist)
+				guess := make([]int32, nq)
+				for i := range guess {
+					guess[i] = int32(rng.IntN(k))
+				}
+				gidx, gdist := make([]int32, nq), make([]float32, nq)
+				tree.nearestBatch(qs, ws, guess, lut, gidx, gdist)
+				for i := range want {
+					if idx[i] != want[i] || dist[i] != wantD[i] || gidx[i] != want[i] || gdist[i] != wantD[i] {
+						t.Fatalf("v=%d k=%d %s query %d: batch (%d, %v), from guess %d (%d, %v), brute force (%d, %v)",
+							v, k, mode, i, idx[i], dist[i], guess[i], gidx[i], gdist[i], want[i], wantD[i])
 					}
 				}
 			}

@@ -54,10 +54,10 @@ type Options struct {
 type Progress func(done, total int64)
 
 // DefaultTrainVectors is the training subsample size used when
-// Options.TrainVectors is 0: 32 sub-vectors per codebook entry, within
+// Options.TrainVectors is 0: 64 sub-vectors per codebook entry, within
 // [2^16, 2^20]. Assignment of all vectors, not training, dominates run time.
 func DefaultTrainVectors(k int) int {
-	n := 32 * k
+	n := 64 * k
 	if n < 1<<16 {
 		n = 1 << 16
 	}

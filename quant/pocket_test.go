@@ -162,3 +162,28 @@ func TestTrainProgressEndsFull(t *testing.T) {
 		}
 	}
 }
+
+// Assign takes V and K from the table when the options leave them zero.
+func TestAssignOptionsFromTable(t *testing.T) {
+	m := gaussMatrix("blk.0.attn_v.weight", 16, 64, 3)
+	opt := Options{Method: MethodKMeans, V: 8, K: 32}
+	s, err := Sample(m, nil, opt, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Train(s, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, err := Assign(tb, nil, m, nil, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := Assign(tb, nil, m, nil, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1.RelRMSE != a2.RelRMSE || len(a1.Indices) != len(a2.Indices) {
+		t.Fatalf("zero options: rel RMSE %v vs %v", a2.RelRMSE, a1.RelRMSE)
+	}
+}
