@@ -151,11 +151,46 @@ func (p *planner) distortionOf(i int, c Choice) float64 {
 	if c.PQ && p.difficulty != nil {
 		d *= p.difficulty[i]
 	}
+	if c.PQ {
+		d *= p.layout.penalty
+	}
 	return d
 }
 
 // allocate picks a choice per tensor; with --bpw the predicted size must fit.
+// Each table layout the flags allow (layout.go) gets its own greedy search,
+// its error estimates scaled by the layout's measured penalty; the plan with
+// the least estimated weighted error wins (ties: the first layout listed).
 func (p *planner) allocate() ([]Choice, error) {
+	var best []Choice
+	var bestErr error
+	bestD, bestL := math.Inf(1), layout{}
+	for _, l := range p.layouts() {
+		p.layout, p.distCache = l, nil
+		choices, err := p.allocateLayout()
+		if err != nil {
+			if bestErr == nil {
+				bestErr = err
+			}
+			continue
+		}
+		var d float64
+		for i, c := range choices {
+			d += p.distortion(i, c)
+		}
+		if d < bestD {
+			best, bestD, bestL = choices, d, l
+		}
+	}
+	if best == nil {
+		return nil, bestErr
+	}
+	p.layout, p.distCache = bestL, nil
+	return best, nil
+}
+
+// allocateLayout is the greedy search under the current p.layout.
+func (p *planner) allocateLayout() ([]Choice, error) {
 	n := len(p.tensors)
 	cur := make([]int, n)
 	aggs := map[optKey]*aggNum{}
