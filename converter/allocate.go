@@ -13,6 +13,8 @@ import (
 // upgrade with the largest drop in weighted estimated error per added byte is
 // taken. Table costs are part of every step's byte count, so on a small model
 // sharing a table wins over per-tensor tables, and small K over large K.
+// "Error" is the estimated relative MSE × weights × the kind's measured
+// sensitivity (sensitivity.go) × the table layout's penalty (layout.go).
 
 // aggNum summarises the tensors that use one PQ option (type, K).
 type aggNum struct {

@@ -30,8 +30,12 @@ var layoutPenalty = map[[2]string]float64{
 	{"model", "on"}:   1.22,
 }
 
-// layouts lists the layouts the flags allow, finest first.
+// layouts lists the layouts the flags allow, finest first. Without --bpw
+// every tensor's choice is fixed and the flags' rules decide the layout.
 func (p *planner) layouts() []layout {
+	if p.opt.BPW == 0 {
+		return []layout{{penalty: 1}}
+	}
 	shs := []string{"tensor", "kind", "model"}
 	if m := p.opt.Sharing; m != "" && m != "auto" {
 		shs = []string{m}
