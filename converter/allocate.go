@@ -355,6 +355,9 @@ func (p *planner) allocateLayout() ([]Choice, error) {
 		cur[bi] = bj
 		size += bDelta
 	}
+	if p.opt.BPW > 0 {
+		cur = p.repair(cur, target)
+	}
 	out := make([]Choice, n)
 	for i := range out {
 		out[i] = p.options[i][cur[i]]

@@ -110,3 +110,56 @@ func TestSensitiveKindsGetMoreBits(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairKeepsSizeAndLowersError: on stories260K at 5 bpw the greedy
+// leaves a trade (token_embd up, a q8_0 tensor down) that repair takes; its
+// result always fits the target and never has more estimated error.
+func TestRepairKeepsSizeAndLowersError(t *testing.T) {
+	g, err := gguf.Open(stories(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	p, auto, err := allocated(t, g, &Options{BPW: 5, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := int64(math.Floor(5 * float64(p.elements) / 8))
+	cur := make([]int, len(auto))
+	for i, c := range auto {
+		for j, o := range p.options[i] {
+			if o == c {
+				cur[i] = j
+			}
+		}
+	}
+	// Undo the repair's trade by hand: token_embd back to pq_4x8 K=256.
+	for i := range p.tensors {
+		if p.tensors[i].Info.Name != TokenEmbd {
+			continue
+		}
+		for j, o := range p.options[i] {
+			if o.PQ && o.Type.V == 4 && o.Type.IndexBits == 8 && o.K == 256 {
+				cur[i] = j
+			}
+		}
+	}
+	before := 0.0
+	for i := range cur {
+		before += p.distortion(i, p.options[i][cur[i]])
+	}
+	got := p.repair(cur, target)
+	after := 0.0
+	for i := range got {
+		after += p.distortion(i, p.options[i][got[i]])
+	}
+	if s := p.sizeOf(got); s > target {
+		t.Fatalf("repair: %d bytes > target %d", s, target)
+	}
+	if after > before {
+		t.Fatalf("repair raised the estimated error: %.4g -> %.4g", before, after)
+	}
+	if after == before {
+		t.Fatalf("repair found no trade (estimated error %.4g)", before)
+	}
+}
