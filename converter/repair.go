@@ -60,7 +60,8 @@ func (p *planner) repair(cur []int, target int64) []int {
 			next[u.i] = u.j
 			moved := map[int]bool{u.i: true}
 			loss := u.delta
-			fits := p.sizeOf(next) <= target
+			size := p.sizeOf(next)
+			fits := size <= target
 			for _, d := range downs {
 				if fits || loss >= 0 {
 					break
@@ -71,7 +72,12 @@ func (p *planner) repair(cur []int, target int64) []int {
 				next[d.i] = d.j
 				moved[d.i] = true
 				loss += d.delta
-				fits = p.sizeOf(next) <= target
+				// Track the size by the tensors' own bytes; the exact
+				// (table-aware) size only when that estimate fits.
+				if size += d.bytes; size <= target {
+					size = p.sizeOf(next)
+					fits = size <= target
+				}
 			}
 			if fits && loss < 0 {
 				cur, improved = next, true
