@@ -33,6 +33,9 @@ func init() {
 			&cli.StringFlag{Name: "sharing", Value: "auto", Usage: "table sharing: auto, tensor, kind (same tensor across layers) or model"},
 			&cli.StringFlag{Name: "row-scale", Value: "auto", Usage: "per-row f16 scales: auto (when they cost <5% of the indices), on, off"},
 			&cli.StringFlag{Name: "imatrix", Usage: "llama.cpp importance matrix (GGUF or legacy .dat) to weight reconstruction error by input activations"},
+			&cli.StringFlag{Name: "calib-text", Usage: "collect the importance matrix over this text with the input model (through the linked llama.cpp) instead of --imatrix"},
+			&cli.IntFlag{Name: "calib-chunks", Value: 100, Usage: "at most this many --calib-text chunks of --calib-ctx tokens (0: all)"},
+			&cli.IntFlag{Name: "calib-ctx", Value: 512, Usage: "tokens per --calib-text chunk"},
 			&cli.BoolFlag{Name: "keep-embeddings", Usage: "never PQ-compress token_embd.weight / output.weight"},
 			&cli.BoolFlag{Name: "compress-embeddings", Usage: "always PQ-compress token_embd.weight / output.weight"},
 			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, ...)"},
@@ -63,6 +66,16 @@ func runConvert(c *cli.Context) error {
 		Imatrix: c.String("imatrix"), KeepEmbeddings: c.Bool("keep-embeddings"), CompressEmbeddings: c.Bool("compress-embeddings"),
 		OutputTensorType: c.String("output-tensor-type"), TokenEmbeddingType: c.String("token-embedding-type"),
 		Resume: c.Bool("resume"), Events: pr,
+	}
+	if t := c.String("calib-text"); t != "" {
+		if opt.Imatrix != "" {
+			return fmt.Errorf("convert: --imatrix and --calib-text both give an importance matrix; use one")
+		}
+		im, err := calibImatrix(in, t, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), c.Bool("quiet"))
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		opt.ImatrixData = im
 	}
 	ctx, stop := withSignalCleanup(c.Context)
 	defer stop()

@@ -13,6 +13,8 @@ import (
 // upgrade with the largest drop in weighted estimated error per added byte is
 // taken. Table costs are part of every step's byte count, so on a small model
 // sharing a table wins over per-tensor tables, and small K over large K.
+// "Error" is the estimated relative MSE × weights × the kind's measured
+// sensitivity (sensitivity.go) × the table layout's penalty (layout.go).
 
 // aggNum summarises the tensors that use one PQ option (type, K).
 type aggNum struct {
@@ -151,11 +153,46 @@ func (p *planner) distortionOf(i int, c Choice) float64 {
 	if c.PQ && p.difficulty != nil {
 		d *= p.difficulty[i]
 	}
+	if c.PQ {
+		d *= p.layout.penalty
+	}
 	return d
 }
 
 // allocate picks a choice per tensor; with --bpw the predicted size must fit.
+// Each table layout the flags allow (layout.go) gets its own greedy search,
+// its error estimates scaled by the layout's measured penalty; the plan with
+// the least estimated weighted error wins (ties: the first layout listed).
 func (p *planner) allocate() ([]Choice, error) {
+	var best []Choice
+	var bestErr error
+	bestD, bestL := math.Inf(1), layout{}
+	for _, l := range p.layouts() {
+		p.layout, p.distCache = l, nil
+		choices, err := p.allocateLayout()
+		if err != nil {
+			if bestErr == nil {
+				bestErr = err
+			}
+			continue
+		}
+		var d float64
+		for i, c := range choices {
+			d += p.distortion(i, c)
+		}
+		if d < bestD {
+			best, bestD, bestL = choices, d, l
+		}
+	}
+	if best == nil {
+		return nil, bestErr
+	}
+	p.layout, p.distCache = bestL, nil
+	return best, nil
+}
+
+// allocateLayout is the greedy search under the current p.layout.
+func (p *planner) allocateLayout() ([]Choice, error) {
 	n := len(p.tensors)
 	cur := make([]int, n)
 	aggs := map[optKey]*aggNum{}
@@ -317,6 +354,9 @@ func (p *planner) allocate() ([]Choice, error) {
 		add(bi, p.options[bi][bj], 1)
 		cur[bi] = bj
 		size += bDelta
+	}
+	if p.opt.BPW > 0 {
+		cur = p.repair(cur, target)
 	}
 	out := make([]Choice, n)
 	for i := range out {

@@ -3,11 +3,13 @@ package converter
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/gob"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/gguf"
@@ -41,7 +43,19 @@ func fingerprint(g *gguf.File, opt *Options, plan *Plan) (string, error) {
 	o := *opt
 	o.Events, o.TempCreated, o.Resume = nil, nil, false
 	o.Threads = 0 // does not change the output
+	o.ImatrixData = nil
 	fmt.Fprintf(h, "%+v\n", o)
+	names := make([]string, 0, len(opt.ImatrixData))
+	for n := range opt.ImatrixData {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "imatrix %s %d\n", n, len(opt.ImatrixData[n]))
+		for _, v := range opt.ImatrixData[n] {
+			binary.Write(h, binary.LittleEndian, v)
+		}
+	}
 	for _, tp := range plan.Tensors {
 		fmt.Fprintf(h, "%s %v %d %v\n", tp.Info.Name, tp.Choice, tp.Group, tp.RowScale)
 	}

@@ -51,18 +51,3 @@ func classify(path string, t *gguf.TensorInfo) (class, error) {
 	}
 	return classWeight, nil
 }
-
-// sensitivity weighs a tensor's reconstruction error in the allocator: the
-// output head and the tensors llama-quantize also favours (attn_v, ffn_down)
-// get more bits first.
-func sensitivity(name string) float64 {
-	switch k := kindOf(name); k {
-	case Output:
-		return 4
-	case TokenEmbd:
-		return 2
-	case "attn_v.weight", "ffn_down.weight":
-		return 2
-	}
-	return 1
-}

@@ -174,7 +174,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 		return nil, err
 	}
 	defer g.Close()
-	var imatrix map[string][]float32
+	imatrix := opt.ImatrixData
 	if opt.Imatrix != "" {
 		if imatrix, err = LoadImatrix(opt.Imatrix); err != nil {
 			return nil, err

@@ -26,6 +26,10 @@ type Options struct {
 	Sharing      string // auto | tensor | kind | model
 	RowScale     string // auto | on | off
 	Imatrix      string // llama.cpp imatrix file (.dat legacy or GGUF)
+	// ImatrixData is an importance matrix already in memory (per tensor, the
+	// mean squared activation of each input column), e.g. collected over
+	// calibration text by the CLI's --calib-text; it excludes Imatrix.
+	ImatrixData map[string][]float32
 
 	KeepEmbeddings     bool   // never compress token_embd / output with PQ
 	CompressEmbeddings bool   // always compress them with PQ
@@ -92,6 +96,9 @@ func (o *Options) check() error {
 	}
 	if o.CodebookBits != 0 && o.CodebookSize > 1<<o.CodebookBits {
 		return fmt.Errorf("--codebook-size %d does not fit %d-bit indices (max %d)", o.CodebookSize, o.CodebookBits, 1<<o.CodebookBits)
+	}
+	if o.Imatrix != "" && o.ImatrixData != nil {
+		return fmt.Errorf("--imatrix and --calib-text both give an importance matrix; use one")
 	}
 	if o.BPW < 0 {
 		return fmt.Errorf("--bpw %v: must be positive", o.BPW)

@@ -53,6 +53,7 @@ type planner struct {
 	distCache  map[distKey]float64
 	scaleCache []int64
 	pqKeyCache []int64
+	layout     layout // table sharing and row scales being allocated for (layout.go)
 }
 
 // groupNameEstimate bounds table name lengths while allocating (exact names come later).
@@ -304,7 +305,11 @@ func defaultDense(t *gguf.TensorInfo, opts []Choice) Choice {
 // rowScaleFor decides row scales for a PQ option: on/off by flag, auto turns
 // them on when their 16 bits per row cost at most 5% of the index bits.
 func (p *planner) rowScaleFor(k optKey, rows, idxBytes int64) bool {
-	switch p.opt.RowScale {
+	mode := p.opt.RowScale
+	if p.layout.rowScale != "" {
+		mode = p.layout.rowScale
+	}
+	switch mode {
 	case "on":
 		return true
 	case "off":
@@ -314,6 +319,9 @@ func (p *planner) rowScaleFor(k optKey, rows, idxBytes int64) bool {
 }
 
 func (p *planner) sharingMode() string {
+	if p.layout.sharing != "" {
+		return p.layout.sharing
+	}
 	if p.opt.Sharing == "" {
 		return "auto"
 	}

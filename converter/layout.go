@@ -1,0 +1,54 @@
+package converter
+
+// A layout is one way to lay out tables: the sharing level and whether rows
+// get scales. The allocator's error model (choice.go) assumes a table fitted
+// to its own tensor; sharing one across tensors, and dropping row scales from
+// a shared table, costs accuracy that model cannot see, so each layout
+// carries a penalty on its PQ error estimates. Under --sharing auto and
+// --row-scale auto every layout is allocated and the best estimate wins;
+// the flags pin one.
+type layout struct {
+	sharing  string // tensor | kind | model; "" = the flag's rule (auto: by table cost)
+	rowScale string // on | off; "" = the flag's rule
+	penalty  float64
+}
+
+// layoutPenalty is the relative MSE of a layout over one table per tensor
+// without row scales, measured on stories260K (k-means, every 2-D weight at
+// one fixed type: `convert --compress-embeddings --vec-len V --codebook-bits 8
+// --codebook-size K --sharing S --row-scale R`, mean over tensors of the
+// stored rel_rmse²), geometric mean over v2 K256, v2 K16, v4 K256 and v4 K16.
+// E.g. at v2 K256: tensor 0.00525, kind 0.00842 (0.00648 with scales), model
+// 0.01689 (0.00750 with scales). On a larger model each table sees more data
+// and its tensors differ as much, so the same figures are used there.
+var layoutPenalty = map[[2]string]float64{
+	{"tensor", "off"}: 1.0,
+	{"tensor", "on"}:  0.91,
+	{"kind", "off"}:   1.37,
+	{"kind", "on"}:    1.10,
+	{"model", "off"}:  2.38,
+	{"model", "on"}:   1.22,
+}
+
+// layouts lists the layouts the flags allow, finest first. Without --bpw
+// every tensor's choice is fixed and the flags' rules decide the layout.
+func (p *planner) layouts() []layout {
+	if p.opt.BPW == 0 {
+		return []layout{{penalty: 1}}
+	}
+	shs := []string{"tensor", "kind", "model"}
+	if m := p.opt.Sharing; m != "" && m != "auto" {
+		shs = []string{m}
+	}
+	rss := []string{"off", "on"}
+	if r := p.opt.RowScale; r == "on" || r == "off" {
+		rss = []string{r}
+	}
+	var out []layout
+	for _, sh := range shs {
+		for _, rs := range rss {
+			out = append(out, layout{sharing: sh, rowScale: rs, penalty: layoutPenalty[[2]string{sh, rs}]})
+		}
+	}
+	return out
+}
