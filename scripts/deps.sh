@@ -2,7 +2,7 @@
 # Installs the build dependencies on Debian: idempotent, quiet when all is there.
 set -euo pipefail
 need=()
-for p in build-essential cmake ninja-build git ca-certificates; do
+for p in build-essential cmake ninja-build git ca-certificates nlohmann-json3-dev libstb-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
