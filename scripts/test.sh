@@ -3,4 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-go test ./...
+# Patched Ollama (build/ollama/bin/ollama; cache build/ollama/gocache) for the e2e tests.
+bash scripts/build-ollama.sh
+(cd build/ollama/src && GOCACHE=$PWD/../gocache GOFLAGS=-mod=mod go test ./fs/ggml/)
+POCKET_E2E=1 go test ./...

@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"math"
+	"os"
+	"testing"
+)
+
+// testModel is one GGUF the tests create in Ollama.
+type testModel struct {
+	name        string
+	path        string
+	quant       string   // what /api/show must report as quantization_level
+	tensorTypes []string // tensor types /api/show must list
+	exact       bool     // greedy output must contain storiesGreedy
+	role        string   // "pq": a PocketGGUF; "ref": the dense model it is compared with
+}
+
+// testModels returns the stock stories260K, and the PocketGGUF made from it plus
+// its unpacked twin when pocketModels can make them.
+func testModels(t *testing.T) []testModel {
+	f32 := sharedTestdata(t, "models/stories260K.gguf")
+	// stories260K has no general.file_type key, which Ollama reports as "unknown".
+	ms := []testModel{{name: "stories-f32", path: f32, quant: "unknown", tensorTypes: []string{"F32"}, exact: true}}
+	return append(ms, pocketModels(t, f32)...)
+}
+
+func pqPair(ms []testModel) (pq, ref testModel, ok bool) {
+	var havePQ, haveRef bool
+	for _, m := range ms {
+		switch m.role {
+		case "pq":
+			pq, havePQ = m, true
+		case "ref":
+			ref, haveRef = m, true
+		}
+	}
+	return pq, ref, havePQ && haveRef
+}
+
+// greedyTokens is how many tokens compareGreedy generates.
+const greedyTokens = 32
+
+// compareGreedy generates greedily from the PocketGGUF and from its unpacked
+// (dense F32) twin in the same server. Both compute with the same weights, the PQ
+// one through the LUT kernels; the first tokens must be the same, and their log
+// probabilities close (the tolerance is the measured float-summation-order
+// difference, see README "Use with Ollama").
+func compareGreedy(t *testing.T, s *server, pq, ref testModel) {
+	const prompt = "Once upon a time"
+	_, a, _ := s.generate(t, pq.name, prompt, false, greedy(greedyTokens), true)
+	_, b, _ := s.generate(t, ref.name, prompt, false, greedy(greedyTokens), true)
+	if len(a.Logprobs) == 0 || len(b.Logprobs) == 0 {
+		t.Fatalf("no logprobs returned (%d, %d)", len(a.Logprobs), len(b.Logprobs))
+	}
+	n := min(len(a.Logprobs), len(b.Logprobs))
+	maxDiff := 0.0
+	for i := 0; i < n; i++ {
+		if a.Logprobs[i].Token != b.Logprobs[i].Token {
+			t.Fatalf("token %d: %s gave %q, %s gave %q\n%s: %s\n%s: %s", i, pq.name, a.Logprobs[i].Token, ref.name, b.Logprobs[i].Token,
+				pq.name, joinTokens(a.Logprobs), ref.name, joinTokens(b.Logprobs))
+		}
+		maxDiff = math.Max(maxDiff, math.Abs(a.Logprobs[i].Logprob-b.Logprobs[i].Logprob))
+	}
+	if len(a.Logprobs) != len(b.Logprobs) {
+		t.Fatalf("%s gave %d tokens, %s %d", pq.name, len(a.Logprobs), ref.name, len(b.Logprobs))
+	}
+	t.Logf("%d greedy tokens equal; max |logprob difference| %.2g: %s", n, maxDiff, joinTokens(a.Logprobs))
+	if maxDiff > logprobTolerance {
+		t.Fatalf("max |logprob difference| %.3g > %.3g", maxDiff, logprobTolerance)
+	}
+}
+
+// logprobTolerance bounds |log p_pq - log p_ref| of each chosen token. The two
+// models hold the same weights (unpack rebuilds them with the same LUT rule), so
+// only the order of float additions differs.
+const logprobTolerance = 1e-3
+
+func joinTokens(lp []logprob) string {
+	s := ""
+	for _, l := range lp {
+		s += l.Token
+	}
+	return s
+}
+
+// envModel reads a model path from an environment variable (set by hand to try a
+// file the converter made elsewhere).
+func envModel(name string) string { return os.Getenv(name) }
