@@ -1,0 +1,113 @@
+// Internal helpers shared by the kernel files: index unpacking (FORMAT.md packing rules).
+#pragma once
+
+#include "ggml-pq.h"  // ggml-ext/include, or ggml/include in the patched ggml tree
+
+#include <string.h>
+
+#if defined(GGML_PQ_FORCE_SCALAR)
+// the reference build: no SIMD even where the compiler targets it
+#elif defined(__AVX2__)
+#include <immintrin.h>
+#define GGML_PQ_AVX2 1
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#define GGML_PQ_NEON 1
+#endif
+
+// Index j of a row (j counts sub-vectors) for 8-, 12- and 16-bit packing.
+static inline uint32_t pq_index(int bits, const uint8_t * x, int64_t j) {
+    switch (bits) {
+        case 8:  return x[j];
+        case 16: return (uint32_t) x[2*j] | (uint32_t) x[2*j + 1] << 8;
+        default: {
+            const uint8_t * b = x + (j >> 1) * 3;
+            return (j & 1) ? (uint32_t) (b[1] >> 4) | (uint32_t) b[2] << 4
+                           : (uint32_t) b[0] | (uint32_t) (b[1] & 0x0F) << 8;
+        }
+    }
+}
+
+// Unpacks nidx indices starting at sub-vector j0 (j0 even for 12-bit) into idx.
+static inline void pq_unpack(int bits, const uint8_t * x, int64_t j0, int nidx, uint32_t * idx) {
+    if (bits == 8) {
+        const uint8_t * p = x + j0;
+        for (int i = 0; i < nidx; i++) idx[i] = p[i];
+    } else if (bits == 16) {
+        const uint8_t * p = x + 2*j0;
+        for (int i = 0; i < nidx; i++) idx[i] = (uint32_t) p[2*i] | (uint32_t) p[2*i + 1] << 8;
+    } else {
+        const uint8_t * p = x + j0/2*3;
+        for (int i = 0; i + 1 < nidx; i += 2, p += 3) {
+            idx[i]     = (uint32_t) p[0] | (uint32_t) (p[1] & 0x0F) << 8;
+            idx[i + 1] = (uint32_t) (p[1] >> 4) | (uint32_t) p[2] << 4;
+        }
+    }
+}
+
+// Indices of the cnt (even) sub-vectors starting at j0 (even), for bits known at compile time.
+static inline __attribute__((always_inline))
+void pq_indices(const int bits, const uint8_t * x, int64_t j0, const int cnt, uint32_t * idx) {
+    if (bits == 8) {
+        for (int i = 0; i < cnt; i++) idx[i] = x[j0 + i];
+    } else if (bits == 16) {
+        for (int i = 0; i < cnt; i++) idx[i] = (uint32_t) x[2*(j0 + i)] | (uint32_t) x[2*(j0 + i) + 1] << 8;
+    } else {
+        const uint8_t * p = x + j0/2*3;
+        for (int i = 0; i < cnt; i += 2, p += 3) {
+            idx[i]     = (uint32_t) p[0] | (uint32_t) (p[1] & 0x0F) << 8;
+            idx[i + 1] = (uint32_t) (p[1] >> 4) | (uint32_t) p[2] << 4;
+        }
+    }
+}
+
+#if defined(GGML_PQ_AVX2)
+// Weights 16g .. 16g+15 of a row in two registers; v and bits are compile-time constants
+// at every call site (the callers switch on the type once per row).
+static inline __attribute__((always_inline))
+void pq_load16(const int v, const int bits, const uint8_t * x, const float * lut, int64_t g, __m256 * lo, __m256 * hi) {
+    uint32_t i[8];
+    const int cnt = 16 / v;
+    pq_indices(bits, x, g*cnt, cnt, i);
+    if (v == 8) {
+        *lo = _mm256_loadu_ps(lut + 8*i[0]);
+        *hi = _mm256_loadu_ps(lut + 8*i[1]);
+    } else if (v == 4) {
+        *lo = _mm256_set_m128(_mm_loadu_ps(lut + 4*i[1]), _mm_loadu_ps(lut + 4*i[0]));
+        *hi = _mm256_set_m128(_mm_loadu_ps(lut + 4*i[3]), _mm_loadu_ps(lut + 4*i[2]));
+    } else {
+        const double * l = (const double *) lut;  // a v=2 row is 8 bytes: move it as one double
+        *lo = _mm256_castpd_ps(_mm256_set_pd(l[i[3]], l[i[2]], l[i[1]], l[i[0]]));
+        *hi = _mm256_castpd_ps(_mm256_set_pd(l[i[7]], l[i[6]], l[i[5]], l[i[4]]));
+    }
+}
+#elif defined(GGML_PQ_NEON)
+static inline __attribute__((always_inline))
+void pq_load16(const int v, const int bits, const uint8_t * x, const float * lut, int64_t g, float32x4_t w[4]) {
+    uint32_t i[8];
+    const int cnt = 16 / v;
+    pq_indices(bits, x, g*cnt, cnt, i);
+    if (v == 8) {
+        w[0] = vld1q_f32(lut + 8*i[0]); w[1] = vld1q_f32(lut + 8*i[0] + 4);
+        w[2] = vld1q_f32(lut + 8*i[1]); w[3] = vld1q_f32(lut + 8*i[1] + 4);
+    } else if (v == 4) {
+        for (int k = 0; k < 4; k++) w[k] = vld1q_f32(lut + 4*i[k]);
+    } else {
+        for (int k = 0; k < 4; k++) w[k] = vcombine_f32(vld1_f32(lut + 2*i[2*k]), vld1_f32(lut + 2*i[2*k + 1]));
+    }
+}
+#endif
+
+// Expands to a switch over the seven PQ types calling FN(v, bits, args...) with constants,
+// so each type gets its own specialised copy of an always_inline kernel.
+#define PQ_DISPATCH(type, FN, ...) \
+    switch (type) { \
+        case GGML_PQ_2X8:  FN(2,  8, __VA_ARGS__); break; \
+        case GGML_PQ_4X8:  FN(4,  8, __VA_ARGS__); break; \
+        case GGML_PQ_4X12: FN(4, 12, __VA_ARGS__); break; \
+        case GGML_PQ_4X16: FN(4, 16, __VA_ARGS__); break; \
+        case GGML_PQ_8X8:  FN(8,  8, __VA_ARGS__); break; \
+        case GGML_PQ_8X12: FN(8, 12, __VA_ARGS__); break; \
+        case GGML_PQ_8X16: FN(8, 16, __VA_ARGS__); break; \
+        default: break; \
+    }
