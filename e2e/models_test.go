@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"math"
-	"os"
 	"testing"
 )
 
@@ -10,7 +9,7 @@ import (
 type testModel struct {
 	name        string
 	path        string
-	quant       string   // what /api/show must report as quantization_level
+	quant       string   // what /api/show must report as quantization_level ("": not checked)
 	tensorTypes []string // tensor types /api/show must list
 	exact       bool     // greedy output must contain storiesGreedy
 	role        string   // "pq": a PocketGGUF; "ref": the dense model it is compared with
@@ -83,7 +82,3 @@ func joinTokens(lp []logprob) string {
 	}
 	return s
 }
-
-// envModel reads a model path from an environment variable (set by hand to try a
-// file the converter made elsewhere).
-func envModel(name string) string { return os.Getenv(name) }

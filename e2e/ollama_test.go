@@ -105,7 +105,7 @@ func checkModel(t *testing.T, s *server, m testModel, newEngine bool) {
 
 	t.Run("show", func(t *testing.T) {
 		r := s.show(t, m.name)
-		if r.Details.QuantizationLevel != m.quant || r.Details.Format != "gguf" || r.Details.Family != "llama" {
+		if (m.quant != "" && r.Details.QuantizationLevel != m.quant) || r.Details.Format != "gguf" || r.Details.Family != "llama" {
 			t.Fatalf("/api/show details %+v, want quantization_level %q, format gguf, family llama", r.Details, m.quant)
 		}
 		types := map[string]int{}

@@ -1,18 +1,47 @@
 package e2e
 
-import "testing"
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
 
-// pocketModels makes a PocketGGUF from the F32 model and its unpacked twin.
-// Until the converter is merged into this branch it uses POCKET_E2E_PQ and
-// POCKET_E2E_PQ_REF (paths) when set, and nothing otherwise.
+// pocketModels makes a PocketGGUF from the F32 model with `pocketgguf convert`
+// (pq_4x8 everywhere, fixed seed) and its dense twin with `pocketgguf unpack
+// --type f32`, both by the CLI built from this repository. POCKET_E2E_PQ and
+// POCKET_E2E_PQ_REF (paths) replace them with files made elsewhere. Without the
+// convert and unpack commands (branch convert not merged) only the stock model runs.
 func pocketModels(t *testing.T, f32 string) []testModel {
-	pq, ref := envModel("POCKET_E2E_PQ"), envModel("POCKET_E2E_PQ_REF")
+	pq, ref := os.Getenv("POCKET_E2E_PQ"), os.Getenv("POCKET_E2E_PQ_REF")
 	if pq == "" || ref == "" {
-		t.Log("no PocketGGUF model (converter not merged; POCKET_E2E_PQ/POCKET_E2E_PQ_REF unset): stock model only")
-		return nil
+		root := repoRoot(t)
+		for _, f := range []string{"convert.go", "unpack.go"} {
+			if _, err := os.Stat(filepath.Join(root, "cli", f)); err != nil {
+				t.Logf("no cli/%s (converter not merged): stock model only", f)
+				return nil
+			}
+		}
+		dir := t.TempDir()
+		bin := filepath.Join(dir, "pocketgguf")
+		run(t, root, "go", "build", "-o", bin, "./cli")
+		pq, ref = filepath.Join(dir, "stories-pq.gguf"), filepath.Join(dir, "stories-pq-unpacked.gguf")
+		run(t, dir, bin, "convert", "-q", "--vec-len", "4", "--codebook-bits", "8", "--seed", "1", f32, pq)
+		run(t, dir, bin, "unpack", "-q", "--type", "f32", pq, ref)
 	}
 	return []testModel{
-		{name: "stories-pq", path: pq, quant: "PQ", role: "pq"},
-		{name: "stories-pq-unpacked", path: ref, quant: "F32", tensorTypes: []string{"F32"}, role: "ref"},
+		{name: "stories-pq", path: pq, quant: "PQ", tensorTypes: []string{"PQ_4X8", "F32"}, role: "pq"},
+		// unpack keeps general.file_type of its input (100), so Ollama names the
+		// dense twin by that; what it holds is F32.
+		{name: "stories-pq-unpacked", path: ref, quant: "", tensorTypes: []string{"F32"}, role: "ref"},
+	}
+}
+
+func run(t *testing.T, dir, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, tail(out, 4<<10))
 	}
 }

@@ -10,7 +10,8 @@
 #     changed (stamp: build/ollama/src/.pocket-stamp). The copy is a git repo with the stock
 #     tree as its first commit, so `git -C build/ollama/src diff` shows what the series did.
 #  2. Apply patches/llama.cpp/series, then patches/ollama/series (paths relative to the
-#     Ollama module root; `git apply`, no fuzz: a patch that does not apply stops the build).
+#     Ollama module root; `git apply`, no fuzz: a patch that does not apply stops the build),
+#     and copy the PQ kernels of ggml-ext/ where the patched ggml #includes them.
 #  3. go build with cgo (ggml's CPU backend is compiled into the binary; `ollama serve`
 #     re-executes the same binary as `ollama runner`, so no other file is needed).
 #
@@ -55,7 +56,12 @@ series_files() {
 }
 PATCHES=$(series_files patches/llama.cpp; series_files patches/ollama)
 
-stamp=$( { echo "ollama $MOD_VERSION"; for p in $PATCHES; do echo "== $p"; cat "$p"; done; } | sha256sum | cut -d' ' -f1)
+# The PQ kernels (ggml-ext/) have one copy in this repo; the patched tree compiles them from
+# ml/backend/ggml/ggml/include/ggml-pq.h and ml/backend/ggml/ggml/src/pocket/ (the same rule
+# as cmake/OllamaSources.cmake): ggml-pq.c and ggml-cpu/ggml-cpu-pq.c #include them.
+KERNEL_FILES=$(ls ggml-ext/include/ggml-pq.h ggml-ext/src/*.c ggml-ext/src/*.h 2>/dev/null || true)
+
+stamp=$( { echo "ollama $MOD_VERSION"; for p in $PATCHES $KERNEL_FILES; do echo "== $p"; cat "$p"; done; } | sha256sum | cut -d' ' -f1)
 
 if [ ! -f "$SRC/.pocket-stamp" ] || [ "$(cat "$SRC/.pocket-stamp")" != "$stamp" ]; then
   log "copying ollama $MOD_VERSION into $SRC"
@@ -70,6 +76,19 @@ if [ ! -f "$SRC/.pocket-stamp" ] || [ "$(cat "$SRC/.pocket-stamp")" != "$stamp" 
     log "applying $p"
     git -C "$SRC" apply --whitespace=nowarn "$ROOT/$p" || { log "patch $p does not apply to ollama $MOD_VERSION"; exit 1; }
   done
+  if [ -n "$KERNEL_FILES" ]; then
+    log "copying ggml-ext kernels into ml/backend/ggml/ggml/{include,src/pocket}"
+    cp ggml-ext/include/ggml-pq.h "$SRC/ml/backend/ggml/ggml/include/"
+    mkdir -p "$SRC/ml/backend/ggml/ggml/src/pocket"
+    cp ggml-ext/src/*.c ggml-ext/src/*.h "$SRC/ml/backend/ggml/ggml/src/pocket/"
+    # Go's cache hashes a package's own files, not what they #include from pocket/: stamp
+    # the kernels' hash into the two files that include them, so an edit there recompiles
+    # exactly those two packages.
+    khash=$(cat ggml-ext/src/*.c ggml-ext/src/*.h | sha256sum | cut -c1-16)
+    for f in ml/backend/ggml/ggml/src/ggml-pq.c ml/backend/ggml/ggml/src/ggml-cpu/ggml-cpu-pq.c; do
+      [ -f "$SRC/$f" ] && echo "// pocket kernels $khash" >> "$SRC/$f"
+    done
+  fi
   echo "$stamp" > "$SRC/.pocket-stamp"
 fi
 
@@ -79,7 +98,7 @@ if [ -z "${POCKET_OLLAMA_CFLAGS+x}" ]; then
     POCKET_OLLAMA_CFLAGS="-O2 -march=x86-64-v3"
   fi
 fi
-hdr_hash=$(cd "$SRC" && find . -path ./.git -prune -o \( -name '*.h' -o -name '*.hpp' \) -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)
+hdr_hash=$(cd "$SRC" && find . \( -path ./.git -o -path ./ml/backend/ggml/ggml/src/pocket \) -prune -o \( -name '*.h' -o -name '*.hpp' \) -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)
 export CGO_ENABLED=1
 export CGO_CFLAGS="$POCKET_OLLAMA_CFLAGS"
 export CGO_CXXFLAGS="$POCKET_OLLAMA_CFLAGS"

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func storiesModel(t *testing.T) string {
+	p := filepath.Join("..", "..", "..", "shared", "testdata", "models", "stories260K.gguf")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("test model %s not found: %v", p, err)
+	}
+	return p
+}
+
+// The host streams stories260K's greedy continuation, piece by piece.
+func TestRunStreamsGreedyStory(t *testing.T) {
+	var out, info bytes.Buffer
+	w := &countingWriter{w: &out}
+	res, err := run(context.Background(), options{model: storiesModel(t), prompt: "Once upon a time", predict: 16, ctx: 128, threads: 1, seed: 42}, w, &info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tokens != 16 || res.Stop != "length" {
+		t.Fatalf("result %+v, want 16 tokens stopped by length", res)
+	}
+	if !strings.HasPrefix(out.String(), "Once upon a time, there was a little girl named Lily") {
+		t.Fatalf("output %q", out.String())
+	}
+	if w.writes < 10 {
+		t.Fatalf("%d writes: the text was not streamed", w.writes)
+	}
+	if !strings.Contains(info.String(), "16 generated tokens") {
+		t.Fatalf("summary %q", info.String())
+	}
+}
+
+func TestRunMissingModel(t *testing.T) {
+	_, err := run(context.Background(), options{model: filepath.Join(t.TempDir(), "nope.gguf"), predict: 1}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "nope.gguf") {
+		t.Fatalf("got %v, want an error naming the file", err)
+	}
+}
+
+type countingWriter struct {
+	w      *bytes.Buffer
+	writes int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.writes++; return c.w.Write(p) }
