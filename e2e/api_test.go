@@ -62,7 +62,7 @@ func greedy(n int) map[string]any {
 
 // post sends body as JSON to the server's path and calls each for every JSON
 // object in the (possibly streamed, newline-delimited) answer.
-func (s *server) post(t *testing.T, path string, body any, each func(line []byte)) {
+func (s *server) post(t testing.TB, path string, body any, each func(line []byte)) {
 	t.Helper()
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *server) post(t *testing.T, path string, body any, each func(line []byte
 
 // generate calls /api/generate and returns the whole text, the final (done) object
 // and how many objects the answer held.
-func (s *server) generate(t *testing.T, model, prompt string, stream bool, options map[string]any, logprobs bool) (string, genResponse, int) {
+func (s *server) generate(t testing.TB, model, prompt string, stream bool, options map[string]any, logprobs bool) (string, genResponse, int) {
 	t.Helper()
 	var text string
 	var last genResponse
@@ -126,7 +126,7 @@ func (s *server) generate(t *testing.T, model, prompt string, stream bool, optio
 	return text, last, n
 }
 
-func (s *server) chat(t *testing.T, model string, msgs []chatMessage, options map[string]any) (string, chatResponse) {
+func (s *server) chat(t testing.TB, model string, msgs []chatMessage, options map[string]any) (string, chatResponse) {
 	t.Helper()
 	var text string
 	var last chatResponse
@@ -149,7 +149,7 @@ func (s *server) chat(t *testing.T, model string, msgs []chatMessage, options ma
 	return text, last
 }
 
-func (s *server) show(t *testing.T, model string) showResponse {
+func (s *server) show(t testing.TB, model string) showResponse {
 	t.Helper()
 	var r showResponse
 	n := 0

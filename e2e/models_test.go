@@ -17,7 +17,7 @@ type testModel struct {
 
 // testModels returns the stock stories260K, and the PocketGGUF made from it plus
 // its unpacked twin when pocketModels can make them.
-func testModels(t *testing.T) []testModel {
+func testModels(t testing.TB) []testModel {
 	f32 := sharedTestdata(t, "models/stories260K.gguf")
 	// stories260K has no general.file_type key, which Ollama reports as "unknown".
 	ms := []testModel{{name: "stories-f32", path: f32, quant: "unknown", tensorTypes: []string{"F32"}, exact: true}}
@@ -45,7 +45,7 @@ const greedyTokens = 32
 // one through the LUT kernels; the first tokens must be the same, and their log
 // probabilities close (the tolerance is the measured float-summation-order
 // difference, see README "Use with Ollama").
-func compareGreedy(t *testing.T, s *server, pq, ref testModel) {
+func compareGreedy(t testing.TB, s *server, pq, ref testModel) {
 	const prompt = "Once upon a time"
 	_, a, _ := s.generate(t, pq.name, prompt, false, greedy(greedyTokens), true)
 	_, b, _ := s.generate(t, ref.name, prompt, false, greedy(greedyTokens), true)

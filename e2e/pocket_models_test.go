@@ -12,7 +12,7 @@ import (
 // --type f32`, both by the CLI built from this repository. POCKET_E2E_PQ and
 // POCKET_E2E_PQ_REF (paths) replace them with files made elsewhere. Without the
 // convert and unpack commands (branch convert not merged) only the stock model runs.
-func pocketModels(t *testing.T, f32 string) []testModel {
+func pocketModels(t testing.TB, f32 string) []testModel {
 	pq, ref := os.Getenv("POCKET_E2E_PQ"), os.Getenv("POCKET_E2E_PQ_REF")
 	if pq == "" || ref == "" {
 		root := repoRoot(t)
@@ -37,7 +37,7 @@ func pocketModels(t *testing.T, f32 string) []testModel {
 	}
 }
 
-func run(t *testing.T, dir, name string, args ...string) {
+func run(t testing.TB, dir, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir

@@ -75,7 +75,7 @@ func freeLoopbackPort(t testing.TB) int {
 // startServer starts `ollama serve`; newEngine sets OLLAMA_NEW_ENGINE=1. The server's
 // whole process group (serve and its runner) is killed in t.Cleanup, also on failure,
 // and its log is printed when the test failed.
-func startServer(t *testing.T, newEngine bool) *server {
+func startServer(t testing.TB, newEngine bool) *server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &server{bin: ollamaBin(t), host: fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t)), log: filepath.Join(dir, "serve.log")}
@@ -151,7 +151,7 @@ func tail(b []byte, n int) []byte {
 
 // ollama runs the CLI against this server and returns its stdout; it fails the test
 // with stderr on a non-zero exit.
-func (s *server) ollama(t *testing.T, timeout time.Duration, args ...string) string {
+func (s *server) ollama(t testing.TB, timeout time.Duration, args ...string) string {
 	t.Helper()
 	out, err := s.ollamaErr(timeout, args...)
 	if err != nil {
@@ -177,7 +177,7 @@ func (s *server) ollamaErr(timeout time.Duration, args ...string) (string, error
 }
 
 // serveLog returns what serve and its runners have logged so far.
-func (s *server) serveLog(t *testing.T) string {
+func (s *server) serveLog(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(s.log)
 	if err != nil {
@@ -187,7 +187,7 @@ func (s *server) serveLog(t *testing.T) string {
 }
 
 // create runs `ollama create name -f Modelfile` with a Modelfile whose FROM is gguf.
-func (s *server) create(t *testing.T, name, gguf string) {
+func (s *server) create(t testing.TB, name, gguf string) {
 	t.Helper()
 	mf := filepath.Join(t.TempDir(), "Modelfile")
 	if err := os.WriteFile(mf, []byte(modelfile(gguf)), 0o644); err != nil {
