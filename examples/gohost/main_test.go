@@ -52,3 +52,29 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) { c.writes++; return c.w.Write(p) }
+
+// A PocketGGUF streams the same greedy text as its unpacked dense twin
+// (POCKET_E2E_PQ / POCKET_E2E_PQ_REF, as in e2e/; made there by pocketgguf
+// convert and unpack).
+func TestRunPocketGGUFMatchesUnpacked(t *testing.T) {
+	pq, ref := os.Getenv("POCKET_E2E_PQ"), os.Getenv("POCKET_E2E_PQ_REF")
+	if pq == "" || ref == "" {
+		t.Skip("POCKET_E2E_PQ and POCKET_E2E_PQ_REF not set")
+	}
+	texts := make([]string, 2)
+	for i, m := range []string{pq, ref} {
+		var out, info bytes.Buffer
+		res, err := run(context.Background(), options{model: m, prompt: "Once upon a time", predict: 24, ctx: 128, threads: 1, seed: 42}, &out, &info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Tokens == 0 {
+			t.Fatalf("%s: no tokens", m)
+		}
+		texts[i] = out.String()
+	}
+	if texts[0] != texts[1] {
+		t.Fatalf("greedy text differs:\n PQ:       %q\n unpacked: %q", texts[0], texts[1])
+	}
+	t.Logf("%q", texts[0])
+}
