@@ -43,8 +43,7 @@ const greedyTokens = 32
 // compareGreedy generates greedily from the PocketGGUF and from its unpacked
 // (dense F32) twin in the same server. Both compute with the same weights, the PQ
 // one through the LUT kernels; the first tokens must be the same, and their log
-// probabilities close (the tolerance is the measured float-summation-order
-// difference, see README "Use with Ollama").
+// probabilities close (logprobTolerance says why not equal).
 func compareGreedy(t testing.TB, s *server, pq, ref testModel) {
 	const prompt = "Once upon a time"
 	_, a, _ := s.generate(t, pq.name, prompt, false, greedy(greedyTokens), true)
@@ -71,9 +70,14 @@ func compareGreedy(t testing.TB, s *server, pq, ref testModel) {
 }
 
 // logprobTolerance bounds |log p_pq - log p_ref| of each chosen token. The two
-// models hold the same weights (unpack rebuilds them with the same LUT rule), so
-// only the order of float additions differs.
-const logprobTolerance = 1e-3
+// models hold the same weights (unpack rebuilds them with the same LUT rule) and
+// differ only in float summation order (~1e-7 relative), but Ollama rounds twice
+// on the way: the K/V cache is f16, and the Q8_0 token_embd/output (convert's
+// default) quantize their activations to 8 bits, so a 1e-7 difference can flip a
+// rounding step. Measured on stories260K, 32 greedy tokens: max 0.013 (llama.cpp)
+// and 0.021 (Go engine) nats; 0.0018 and 0.0015 with --output-tensor-type f32
+// --token-embedding-type f32 (f16 K/V alone). A wrong table changes the tokens.
+const logprobTolerance = 0.05
 
 func joinTokens(lp []logprob) string {
 	s := ""
