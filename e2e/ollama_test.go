@@ -115,6 +115,13 @@ func checkModel(t *testing.T, s *server, m testModel, newEngine bool) {
 		if types["unknown"] > 0 || len(r.Tensors) == 0 {
 			t.Fatalf("/api/show tensor types %v", types)
 		}
+		if m.role != "pq" {
+			for ty := range types {
+				if strings.HasPrefix(ty, "PQ_") {
+					t.Fatalf("/api/show tensor types %v: PQ tensors in a dense model", types)
+				}
+			}
+		}
 		for _, want := range m.tensorTypes {
 			if types[want] == 0 {
 				t.Fatalf("/api/show tensor types %v, want some %s", types, want)
