@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -39,6 +42,7 @@ func TestOllamaStories260K(t *testing.T) {
 			}
 			if pq, ref, ok := pqPair(models); ok {
 				t.Run("greedy-"+pq.name+"-vs-"+ref.name, func(t *testing.T) { compareGreedy(t, s, pq, ref) })
+				t.Run("broken-table", func(t *testing.T) { checkBrokenTable(t, s, pq) })
 			}
 		})
 	}
@@ -129,4 +133,33 @@ func checkModel(t *testing.T, s *server, m testModel, newEngine bool) {
 		}
 		t.Logf("%s: quantization_level %s, tensor types %v", m.name, r.Details.QuantizationLevel, types)
 	})
+}
+
+// checkBrokenTable serves a copy of the PocketGGUF whose first table key is
+// misspelt (same length, so the file stays a valid GGUF): loading must fail with
+// the runner's reason, naming tensor and key, on both engines, and the server
+// must go on serving the intact model.
+func checkBrokenTable(t *testing.T, s *server, pq testModel) {
+	b, err := os.ReadFile(pq.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("pocket.tensor.blk.0.attn_q.weight.table")
+	if bytes.Count(b, key) != 1 {
+		t.Fatalf("%s: key %s found %d times, want once", pq.path, key, bytes.Count(b, key))
+	}
+	broken := filepath.Join(t.TempDir(), "broken.gguf")
+	if err := os.WriteFile(broken, bytes.Replace(b, key, append(key[:len(key)-1:len(key)-1], 'X'), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.create(t, "stories-pq-broken", broken)
+	_, err = s.ollamaErr(2*time.Minute, "run", "stories-pq-broken", "Once upon a time")
+	for _, want := range []string{"tensor 'blk.0.attn_q.weight' (pq_", "key 'pocket.tensor.blk.0.attn_q.weight.table' is missing"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("ollama run of a PocketGGUF without its table key: %v; want an error containing %q", err, want)
+		}
+	}
+	if text, _, _ := s.generate(t, pq.name, "Once upon a time", false, greedy(8), false); len(wordRE.FindAllString(text, -1)) < 3 {
+		t.Fatalf("after the failed load, %s generated %q", pq.name, text)
+	}
 }
