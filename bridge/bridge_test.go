@@ -7,9 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // stories260K: a real llama (dim 64, 5 layers, vocab 512, F32) in the shared test data.
@@ -333,5 +335,76 @@ func TestAbortFlagStopsDecode(t *testing.T) {
 	c.ClearMemory()
 	if _, err := c.Decode(toks, false); err != nil {
 		t.Fatalf("decode after abort: %v", err)
+	}
+}
+
+func TestEmbeddings(t *testing.T) {
+	m := loadStories(t)
+	c := newCtx(t, m, ContextParams{NCtx: 64, Embeddings: true})
+	toks, _ := m.Tokenize("Once upon a time", true, false)
+	if _, err := c.Decode(toks, false); err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Embeddings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e) != m.Info().NEmbd {
+		t.Fatalf("%d values, want %d", len(e), m.Info().NEmbd)
+	}
+	norm := 0.0
+	for _, v := range e {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("embedding has %v", v)
+		}
+		norm += float64(v) * float64(v)
+	}
+	if norm == 0 {
+		t.Fatal("zero embedding")
+	}
+	plain := newCtx(t, m, ContextParams{NCtx: 64})
+	if _, err := plain.Embeddings(); err == nil {
+		t.Fatal("embeddings from a context created without them")
+	}
+}
+
+// Contexts and models nobody closed are freed by their cleanups.
+func TestCleanupsFreeUnclosed(t *testing.T) {
+	m := loadStories(t)
+	for i := 0; i < 3; i++ {
+		if _, err := m.NewContext(ContextParams{NCtx: 32, Threads: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := func() int {
+		m.h.mu.RLock()
+		defer m.h.mu.RUnlock()
+		return len(m.h.contexts)
+	}
+	for i := 0; i < 20 && live() > 0; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := live(); n != 0 {
+		t.Fatalf("%d unreachable contexts still allocated", n)
+	}
+	h := func() *modelHandle {
+		m2, err := LoadModel(storiesPath(t), ModelParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m2.h
+	}()
+	freed := func() bool {
+		h.mu.RLock()
+		defer h.mu.RUnlock()
+		return h.c == nil
+	}
+	for i := 0; i < 20 && !freed(); i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !freed() {
+		t.Fatal("unreachable model still allocated")
 	}
 }

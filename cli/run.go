@@ -29,6 +29,7 @@ func init() {
 			&cli.Float64Flag{Name: "min-p", Value: 0.05, Usage: "min-p sampling (0: off)"},
 			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "compute threads (0: all cores)"},
 			&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c", "ctx"}, Value: 2048, Usage: "context length (0: the model's)"},
+			&cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Value: "off", Usage: "flash attention: on, off or auto"},
 			&cli.BoolFlag{Name: "no-mmap", Usage: "read the model instead of mapping it"},
 			&cli.BoolFlag{Name: "verbose", Usage: "print llama.cpp's log to stderr"},
 		},
@@ -64,7 +65,7 @@ func runAction(c *cli.Context) error {
 	if t := model.Info().NCtxTrain; nCtx == 0 || nCtx > t {
 		nCtx = t
 	}
-	lctx, err := model.NewContext(bridge.ContextParams{NCtx: nCtx, Threads: c.Int("threads")})
+	lctx, err := model.NewContext(bridge.ContextParams{NCtx: nCtx, Threads: c.Int("threads"), FlashAttn: c.String("flash-attn")})
 	if err != nil {
 		return err
 	}

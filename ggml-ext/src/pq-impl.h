@@ -48,8 +48,19 @@ static inline void pq_unpack(int bits, const uint8_t * x, int64_t j0, int nidx, 
 // Indices of the cnt (even) sub-vectors starting at j0 (even), for bits known at compile time.
 static inline __attribute__((always_inline))
 void pq_indices(const int bits, const uint8_t * x, int64_t j0, const int cnt, uint32_t * idx) {
-    if (bits == 8) {
+    // one wide load per group, then shifts: the table lookups already keep the load ports busy
+    if (bits == 8 && cnt % 4 == 0) {
+        for (int i = 0; i < cnt; i += 4) {
+            uint32_t w; memcpy(&w, x + j0 + i, 4);
+            idx[i] = w & 0xFF; idx[i + 1] = w >> 8 & 0xFF; idx[i + 2] = w >> 16 & 0xFF; idx[i + 3] = w >> 24;
+        }
+    } else if (bits == 8) {
         for (int i = 0; i < cnt; i++) idx[i] = x[j0 + i];
+    } else if (bits == 16 && cnt % 2 == 0) {
+        for (int i = 0; i < cnt; i += 2) {
+            uint32_t w; memcpy(&w, x + 2*(j0 + i), 4);
+            idx[i] = w & 0xFFFF; idx[i + 1] = w >> 16;
+        }
     } else if (bits == 16) {
         for (int i = 0; i < cnt; i++) idx[i] = (uint32_t) x[2*(j0 + i)] | (uint32_t) x[2*(j0 + i) + 1] << 8;
     } else {
