@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 jobs=${POCKET_JOBS:-2}
+# build/ holds copies of Ollama's sources (with .go files): a go.mod there makes it a
+# module of its own, so `go test ./...` does not try to compile them as ours.
+mkdir -p build && [ -f build/go.mod ] || printf 'module pocketgguf.build.outputs\n' > build/go.mod
 
 # configure+build a CMake tree (ninja when present; keep a tree's first generator)
 cmake_build() {
