@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). Installs what it needs, builds, tests.
 #   POCKET_JOBS=N   parallel compile jobs (default 2)
+#   POCKET_OLLAMA=1 also build the patched Ollama and run the e2e tests against it
 #   POCKET_CROSS=0  skip the aarch64 cross build and its qemu tests (on by default)
 #   POCKET_RELIABILITY=0  skip scripts/reliability.sh ci (Go fuzzing, ASan/UBSan corpus, libFuzzer; minutes)
 set -euo pipefail
@@ -8,6 +9,9 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 source scripts/go-env.sh   # Go on PATH for this shell too
 jobs=${POCKET_JOBS:-2}
+# build/ holds copies of Ollama's sources (with .go files): a go.mod there makes it a
+# module of its own, so `go test ./...` does not try to compile them as ours.
+mkdir -p build && [ -f build/go.mod ] || printf 'module pocketgguf.build.outputs\n' > build/go.mod
 
 # configure+build a CMake tree (ninja when present; keep a tree's first generator)
 cmake_build() {
@@ -24,6 +28,13 @@ cmake_build build/native          # libpocketllama.a for cgo (bridge/)
 # qemu-aarch64; cli's native test then also runs that pocket-cli on a PQ model.
 if [ "${POCKET_CROSS:-1}" = 1 ]; then
   cmake_build build/aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
+fi
+# Patched Ollama (build/ollama/bin/ollama; Go cache build/ollama/gocache) for e2e/
+# and the Ollama load tests; off until a clean-clone CI run has timed it.
+if [ "${POCKET_OLLAMA:-0}" = 1 ]; then
+  bash scripts/build-ollama.sh
+  (cd build/ollama/src && GOCACHE=$PWD/../gocache go test ./fs/ggml/)
+  export POCKET_E2E=1
 fi
 go test ./...
 # The concurrency tests again under the race detector.
