@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# First command of the README: installs dependencies, builds build/pocketgguf,
+# First command of the README: installs dependencies, builds ggml/libllama and build/pocketgguf,
 # compresses a small model to 5 whole-file bits per weight (stories260K: 3.3x
 # smaller than F16, the smallest size at which this tiny model still writes
-# coherent text, see README) and shows what is in the result.
+# coherent text, see README), shows what is in the result and generates from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 source scripts/go-env.sh   # Go on PATH for this shell too
-mkdir -p build
+# ggml + libllama (patched) first: the CLI links them for run/eval (README, Build).
+gen=(); [ -f build/native/CMakeCache.txt ] || gen=(-G Ninja)
+cmake -S . -B build/native "${gen[@]}" >/dev/null
+cmake --build build/native -j "${POCKET_JOBS:-2}"
 go build -o build/pocketgguf ./cli
 in=../shared/testdata/models/stories260K.gguf
 if [ ! -f "$in" ]; then
@@ -22,3 +25,5 @@ out_size=$(stat -c %s "$out")
 awk -v a="$in_size" -v b="$out_size" -v n="$in" -v o="$out" \
   'BEGIN { printf "size: %s %d bytes -> %s %d bytes (%.1fx smaller)\n", n, a, o, b, a / b }'
 build/pocketgguf inspect --compare "$in" "$out"
+# The compressed model runs natively (PQ kernels, tables built at load).
+build/pocketgguf run "$out" -p "Once upon a time" -n 32 --temp 0
