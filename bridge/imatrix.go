@@ -22,12 +22,21 @@ type Imatrix struct {
 	mu      sync.Mutex
 	Tensors map[string]*ImatrixTensor
 	Skipped map[string]string // weights whose input could not be read, and why
+
+	// CovMaxCols > 0 also accumulates the full input covariance Σ x·xᵀ of
+	// every dense weight whose input is at most that wide (what GPTQ-style
+	// error feedback needs), while the covariances fit in CovBudget bytes
+	// (0: no limit); weights seen once the budget is spent get only SumSq.
+	CovMaxCols int
+	CovBudget  int64
+	covBytes   int64
 }
 
 // ImatrixTensor holds one weight's statistics.
 type ImatrixTensor struct {
 	SumSq []float64 // ne0 × experts
 	Count []int64   // rows seen, one per expert (one entry for a dense weight)
+	Cov   []float64 // ne0 × ne0, upper triangle filled (nil unless CovMaxCols allowed it)
 }
 
 // NewImatrix returns an empty accumulator.
@@ -54,6 +63,30 @@ func (m *Imatrix) Means() map[string][]float32 {
 	out := make(map[string][]float32, len(m.Tensors))
 	for name, t := range m.Tensors {
 		out[name] = t.Mean()
+	}
+	return out
+}
+
+// Covariances returns, for every weight with a full covariance, the mean
+// x·xᵀ of its input (ne0 × ne0, row-major, symmetric), keyed by weight name.
+func (m *Imatrix) Covariances() map[string][]float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][]float64{}
+	for name, t := range m.Tensors {
+		if t.Cov == nil || t.Count[0] == 0 {
+			continue
+		}
+		n := len(t.SumSq)
+		c := make([]float64, n*n)
+		inv := 1 / float64(t.Count[0])
+		for i := 0; i < n; i++ {
+			for j := i; j < n; j++ {
+				c[i*n+j] = t.Cov[i*n+j] * inv
+				c[j*n+i] = c[i*n+j]
+			}
+		}
+		out[name] = c
 	}
 	return out
 }
@@ -119,6 +152,11 @@ func pocketGoImatrixAdd(handle C.uintptr_t, name *C.char, nExpert C.int64_t, typ
 	t := m.Tensors[wname]
 	if t == nil {
 		t = &ImatrixTensor{SumSq: make([]float64, ne0*experts), Count: make([]int64, experts)}
+		if ids == nil && m.CovMaxCols > 0 && ne0 <= int64(m.CovMaxCols) &&
+			(m.CovBudget <= 0 || m.covBytes+8*ne0*ne0 <= m.CovBudget) {
+			t.Cov = make([]float64, ne0*ne0)
+			m.covBytes += 8 * ne0 * ne0
+		}
 		m.Tensors[wname] = t
 	}
 	if int64(len(t.SumSq)) != ne0*experts {
@@ -129,12 +167,27 @@ func pocketGoImatrixAdd(handle C.uintptr_t, name *C.char, nExpert C.int64_t, typ
 		off := i1*xnb[1] + i2*xnb[2] + i3*xnb[3]
 		return unsafe.Slice((*float32)(unsafe.Add(data, off)), ne0)
 	}
+	var xd []float64
+	if t.Cov != nil {
+		xd = make([]float64, ne0)
+	}
 	add := func(e int64, x []float32) {
 		s := t.SumSq[e*ne0 : (e+1)*ne0]
 		for j, v := range x {
 			s[j] += float64(v) * float64(v)
 		}
 		t.Count[e]++
+		if xd != nil {
+			for j, v := range x {
+				xd[j] = float64(v)
+			}
+			for i, xi := range xd {
+				row := t.Cov[int64(i)*ne0+int64(i) : int64(i+1)*ne0]
+				for j, xj := range xd[i:] {
+					row[j] += xi * xj
+				}
+			}
+		}
 	}
 	if ids == nil {
 		for i3 := int64(0); i3 < xne[3]; i3++ {

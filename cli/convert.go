@@ -14,6 +14,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// gptqCovBudget caps the memory of the input covariances --gptq collects.
+const gptqCovBudget = 2 << 30
+
 func init() {
 	register(&cli.Command{
 		Name:      "convert",
@@ -36,6 +39,8 @@ func init() {
 			&cli.StringFlag{Name: "calib-text", Usage: "collect the importance matrix over this text with the input model (through the linked llama.cpp) instead of --imatrix"},
 			&cli.IntFlag{Name: "calib-chunks", Value: 100, Usage: "at most this many --calib-text chunks of --calib-ctx tokens (0: all)"},
 			&cli.IntFlag{Name: "calib-ctx", Value: 512, Usage: "tokens per --calib-text chunk"},
+			&cli.BoolFlag{Name: "gptq", Value: true, Usage: "with --calib-text: assign sub-vectors with GPTQ error feedback through each weight's input covariance (--gptq=false: importance weighting only)"},
+			&cli.IntFlag{Name: "gptq-max-cols", Value: 4096, Usage: "GPTQ only for weights whose input is at most this wide (covariances are cols² float64 each, 2 GiB in all at most)"},
 			&cli.BoolFlag{Name: "keep-embeddings", Usage: "never PQ-compress token_embd.weight / output.weight"},
 			&cli.BoolFlag{Name: "compress-embeddings", Usage: "always PQ-compress token_embd.weight / output.weight"},
 			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, ...)"},
@@ -71,11 +76,17 @@ func runConvert(c *cli.Context) error {
 		if opt.Imatrix != "" {
 			return fmt.Errorf("convert: --imatrix and --calib-text both give an importance matrix; use one")
 		}
-		im, err := calibImatrix(in, t, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), c.Bool("quiet"))
+		covCols := 0
+		if c.Bool("gptq") {
+			if covCols = c.Int("gptq-max-cols"); covCols < 1 {
+				return fmt.Errorf("convert: --gptq-max-cols %d: want a positive width", covCols)
+			}
+		}
+		im, cov, err := calibImatrix(in, t, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
 		if err != nil {
 			return fmt.Errorf("convert: %w", err)
 		}
-		opt.ImatrixData = im
+		opt.ImatrixData, opt.InputCovariance = im, cov
 	}
 	ctx, stop := withSignalCleanup(c.Context)
 	defer stop()

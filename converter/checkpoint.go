@@ -43,8 +43,9 @@ func fingerprint(g *gguf.File, opt *Options, plan *Plan) (string, error) {
 	o := *opt
 	o.Events, o.TempCreated, o.Resume = nil, nil, false
 	o.Threads = 0 // does not change the output
-	o.ImatrixData = nil
+	o.ImatrixData, o.InputCovariance = nil, nil
 	fmt.Fprintf(h, "%+v\n", o)
+	hashCovariances(h, opt.InputCovariance)
 	names := make([]string, 0, len(opt.ImatrixData))
 	for n := range opt.ImatrixData {
 		names = append(names, n)

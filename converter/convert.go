@@ -351,9 +351,15 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 			if err != nil {
 				return nil, err
 			}
-			a, err := quant.Assign(tables[tp.Group], luts[tp.Group], m, importance(t), quantOptions(&opt, gr), func(d, tot int64) {
-				ev.Progress(int64(t.Elements()) * d / max(tot, 1))
-			})
+			prog := func(d, tot int64) { ev.Progress(int64(t.Elements()) * d / max(tot, 1)) }
+			var a *quant.Assignment
+			how := ""
+			if hess := opt.InputCovariance[t.Name]; len(hess) == m.Cols*m.Cols {
+				a, err = quant.AssignGPTQ(tables[tp.Group], luts[tp.Group], m, hess, quantOptions(&opt, gr), prog)
+				how = ", gptq"
+			} else {
+				a, err = quant.Assign(tables[tp.Group], luts[tp.Group], m, importance(t), quantOptions(&opt, gr), prog)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", in, err)
 			}
@@ -373,7 +379,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 			}
 			rel[i] = float32(a.RelRMSE)
 			res.RelRMSE[t.Name] = a.RelRMSE
-			msg = fmt.Sprintf("%s via %s, rel_rmse %.4f", gr.Type.Name, gr.Name, a.RelRMSE)
+			msg = fmt.Sprintf("%s via %s%s, rel_rmse %.4f", gr.Type.Name, gr.Name, how, a.RelRMSE)
 		}
 		if err := w.WriteTensor(i, data); err != nil {
 			return nil, fmt.Errorf("writing %s: tensor %q: %w", out, t.Name, err)

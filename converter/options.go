@@ -30,6 +30,10 @@ type Options struct {
 	// mean squared activation of each input column), e.g. collected over
 	// calibration text by the CLI's --calib-text; it excludes Imatrix.
 	ImatrixData map[string][]float32
+	// InputCovariance is, per weight, the mean x·xᵀ of its input over
+	// calibration text (cols×cols, row-major), from --calib-text. PQ tensors
+	// that have one are assigned with GPTQ error feedback (quant.AssignGPTQ).
+	InputCovariance map[string][]float64
 
 	KeepEmbeddings     bool   // never compress token_embd / output with PQ
 	CompressEmbeddings bool   // always compress them with PQ

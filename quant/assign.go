@@ -2,7 +2,6 @@ package quant
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/pocketgguf/pocketgguf/format"
 )
@@ -24,6 +23,46 @@ const assignRows = 16
 // (then tb.BuildLUT(tb.K) is used); otherwise it holds at least K*V values.
 // opt.V and opt.K may be zero: the table's are used.
 func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt Options, progress Progress) (*Assignment, error) {
+	pre, err := prepareAssign(tb, lut, m, importance, opt)
+	if err != nil {
+		return nil, err
+	}
+	a := pre.a
+	nc := numChunks(m.Rows, assignRows)
+	errSum := make([]float64, nc)
+	refSum := make([]float64, nc)
+	rowErr := make([]error, nc)
+	report := newReporter(progress, int64(m.Rows))
+	forChunks(m.Rows, assignRows, pre.o.Threads, func(c, lo, hi int) {
+		sc := newRowScratch(m.Cols, pre.v)
+		for r := lo; r < hi && rowErr[c] == nil; r++ {
+			e, ref, err := assignRow(pre.sr, sc, m, r, pre.cw, a)
+			rowErr[c] = err
+			errSum[c] += e
+			refSum[c] += ref
+		}
+		report.add(int64(hi - lo))
+	})
+	for _, err := range rowErr {
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
+		}
+	}
+	a.RelRMSE = sumsRelRMSE(errSum, refSum)
+	return a, nil
+}
+
+// assignSetup is what Assign and AssignGPTQ check and build before assigning.
+type assignSetup struct {
+	o    Options
+	v, k int
+	lut  []float32
+	cw   []float32 // per-column importance (ones when none)
+	sr   *searcher
+	a    *Assignment // indices allocated, scales from RowScales when o.RowScale
+}
+
+func prepareAssign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt Options) (*assignSetup, error) {
 	if tb == nil {
 		return nil, fmt.Errorf("tensor %q: no table", m.Name)
 	}
@@ -69,38 +108,7 @@ func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt
 			return nil, err
 		}
 	}
-	sr := newSearcher(lut, k, v)
-	nc := numChunks(m.Rows, assignRows)
-	errSum := make([]float64, nc)
-	refSum := make([]float64, nc)
-	rowErr := make([]error, nc)
-	report := newReporter(progress, int64(m.Rows))
-	forChunks(m.Rows, assignRows, o.Threads, func(c, lo, hi int) {
-		sc := newRowScratch(m.Cols, v)
-		for r := lo; r < hi && rowErr[c] == nil; r++ {
-			e, ref, err := assignRow(sr, sc, m, r, cw, a)
-			rowErr[c] = err
-			errSum[c] += e
-			refSum[c] += ref
-		}
-		report.add(int64(hi - lo))
-	})
-	for _, err := range rowErr {
-		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
-		}
-	}
-	var es, rs float64
-	for c := range errSum {
-		es += errSum[c]
-		rs += refSum[c]
-	}
-	if rs > 0 {
-		a.RelRMSE = math.Sqrt(es / rs)
-	} else if es > 0 {
-		a.RelRMSE = math.Inf(1)
-	}
-	return a, nil
+	return &assignSetup{o: o, v: v, k: k, lut: lut, cw: cw, sr: newSearcher(lut, k, v), a: a}, nil
 }
 
 // rowScratch is one worker's buffers for assignRow.

@@ -14,6 +14,16 @@ import (
 // non-overlapping chunks of nctx tokens, each starting with BOS when the
 // vocabulary adds one, at most chunks of them (0: all).
 func CollectImatrix(model, text string, nctx, chunks, threads int, progress func(done, total int)) (map[string][]float32, error) {
+	im, err := CollectInputStats(model, text, bridge.NewImatrix(), nctx, chunks, threads, progress)
+	if err != nil {
+		return nil, err
+	}
+	return im.Means(), nil
+}
+
+// CollectInputStats is CollectImatrix into a caller's accumulator, so that
+// one with CovMaxCols set also gathers full input covariances.
+func CollectInputStats(model, text string, im *bridge.Imatrix, nctx, chunks, threads int, progress func(done, total int)) (*bridge.Imatrix, error) {
 	s, err := Open(model, nctx, threads)
 	if err != nil {
 		return nil, err
@@ -30,7 +40,6 @@ func CollectImatrix(model, text string, nctx, chunks, threads int, progress func
 	if n == 0 {
 		return nil, fmt.Errorf("calibration text has %d tokens, fewer than one chunk of %d", len(toks), nctx)
 	}
-	im := bridge.NewImatrix()
 	for c := 0; c < n; c++ {
 		chunk := append([]int32(nil), toks[c*nctx:(c+1)*nctx]...)
 		if s.addBOS {
@@ -43,7 +52,7 @@ func CollectImatrix(model, text string, nctx, chunks, threads int, progress func
 			progress(c+1, n)
 		}
 	}
-	return im.Means(), nil
+	return im, nil
 }
 
 // QuantizeFile is one stock llama.cpp quantization and what it produced.
