@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/pocketgguf/pocketgguf/bridge"
 	"github.com/pocketgguf/pocketgguf/eval"
@@ -20,6 +22,12 @@ func calibImatrix(model, text string, nctx, chunks, threads int, quiet bool, cov
 	if err != nil {
 		return nil, nil, fmt.Errorf("--calib-text: %w", err)
 	}
+	return calibStats(model, string(b), text, nctx, chunks, threads, quiet, covMaxCols, covBudget)
+}
+
+// calibStats is calibImatrix over text already in memory (what names it in messages).
+func calibStats(model, content, what string, nctx, chunks, threads int, quiet bool, covMaxCols int, covBudget int64) (map[string][]float32, map[string][]float64, error) {
+	text := what
 	if nctx < 8 {
 		return nil, nil, fmt.Errorf("--calib-ctx %d: want at least 8 tokens", nctx)
 	}
@@ -30,11 +38,46 @@ func calibImatrix(model, text string, nctx, chunks, threads int, quiet bool, cov
 	pr.SetLabel("imatrix")
 	acc := bridge.NewImatrix()
 	acc.CovMaxCols, acc.CovBudget = covMaxCols, covBudget
-	acc, err = llamasrc.CollectInputStats(model, string(b), acc, nctx, chunks, threads, func(d, n int) { pr.Chunk("collect", d, n) })
+	acc, err := llamasrc.CollectInputStats(model, content, acc, nctx, chunks, threads, func(d, n int) { pr.Chunk("collect", d, n) })
 	if err != nil {
-		return nil, nil, fmt.Errorf("importance matrix of %s over --calib-text %s: %w", model, text, err)
+		return nil, nil, fmt.Errorf("importance matrix of %s over %s: %w", model, text, err)
 	}
 	im, cov := acc.Means(), acc.Covariances()
 	pr.Printf("imatrix: %d tensors from %s (input covariance for %d)", len(im), text, len(cov))
 	return im, cov, nil
+}
+
+// selfCalibText samples calibration text from the model itself (data-free
+// calibration): chunks stories of up to nctx-1 tokens, each from BOS at
+// temperature 1 with no truncation, seeds seed, seed+1, ..., so the text
+// follows the model's own distribution. Same model and seed, same text.
+func selfCalibText(model string, nctx, chunks, threads int, seed uint32, quiet bool) (string, error) {
+	if nctx < 8 || chunks < 1 {
+		return "", fmt.Errorf("--calib-self: want --calib-ctx >= 8 and --calib-chunks >= 1, got %d and %d", nctx, chunks)
+	}
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	m, err := bridge.LoadModel(model, bridge.ModelParams{})
+	if err != nil {
+		return "", fmt.Errorf("--calib-self: %w", err)
+	}
+	defer m.Close()
+	c, err := m.NewContext(bridge.ContextParams{NCtx: nctx, NBatch: nctx, Threads: threads})
+	if err != nil {
+		return "", fmt.Errorf("--calib-self: %w", err)
+	}
+	defer c.Close()
+	pr := eval.NewProgress(os.Stderr, quiet)
+	pr.SetLabel("calib-self")
+	var sb strings.Builder
+	for i := 0; i < chunks; i++ {
+		opts := bridge.GenerateOptions{NPredict: nctx - 1, Sampler: bridge.SamplerParams{Temp: 1, Seed: seed + uint32(i)}}
+		if _, err := c.Generate(context.Background(), "", opts, func(p string) error { sb.WriteString(p); return nil }); err != nil {
+			return "", fmt.Errorf("--calib-self: sample %d: %w", i+1, err)
+		}
+		sb.WriteString("\n")
+		pr.Chunk("generate", i+1, chunks)
+	}
+	return sb.String(), nil
 }

@@ -37,6 +37,7 @@ func init() {
 			&cli.StringFlag{Name: "row-scale", Value: "auto", Usage: "per-row f16 scales: auto (when they cost <5% of the indices), on, off"},
 			&cli.StringFlag{Name: "imatrix", Usage: "llama.cpp importance matrix (GGUF or legacy .dat) to weight reconstruction error by input activations"},
 			&cli.StringFlag{Name: "calib-text", Usage: "collect the importance matrix over this text with the input model (through the linked llama.cpp) instead of --imatrix"},
+			&cli.BoolFlag{Name: "calib-self", Usage: "data-free calibration: sample --calib-chunks texts of --calib-ctx tokens from the input model itself (through the linked llama.cpp) and use them as --calib-text"},
 			&cli.IntFlag{Name: "calib-chunks", Value: 100, Usage: "at most this many --calib-text chunks of --calib-ctx tokens (0: all)"},
 			&cli.IntFlag{Name: "calib-ctx", Value: 512, Usage: "tokens per --calib-text chunk"},
 			&cli.BoolFlag{Name: "gptq", Value: true, Usage: "with --calib-text: assign sub-vectors with GPTQ error feedback through each weight's input covariance (--gptq=false: importance weighting only)"},
@@ -72,9 +73,12 @@ func runConvert(c *cli.Context) error {
 		OutputTensorType: c.String("output-tensor-type"), TokenEmbeddingType: c.String("token-embedding-type"),
 		Resume: c.Bool("resume"), Events: pr,
 	}
-	if t := c.String("calib-text"); t != "" {
+	if t := c.String("calib-text"); t != "" || c.Bool("calib-self") {
 		if opt.Imatrix != "" {
-			return fmt.Errorf("convert: --imatrix and --calib-text both give an importance matrix; use one")
+			return fmt.Errorf("convert: --imatrix and --calib-text/--calib-self both give an importance matrix; use one")
+		}
+		if t != "" && c.Bool("calib-self") {
+			return fmt.Errorf("convert: --calib-text and --calib-self: use one")
 		}
 		covCols := 0
 		if c.Bool("gptq") {
@@ -82,7 +86,17 @@ func runConvert(c *cli.Context) error {
 				return fmt.Errorf("convert: --gptq-max-cols %d: want a positive width", covCols)
 			}
 		}
-		im, cov, err := calibImatrix(in, t, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
+		var im map[string][]float32
+		var cov map[string][]float64
+		var err error
+		if t != "" {
+			im, cov, err = calibImatrix(in, t, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
+		} else {
+			var text string
+			if text, err = selfCalibText(in, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), uint32(c.Uint64("seed")), c.Bool("quiet")); err == nil {
+				im, cov, err = calibStats(in, text, "text sampled from the model (--calib-self)", c.Int("calib-ctx"), 0, c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("convert: %w", err)
 		}
