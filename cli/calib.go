@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pocketgguf/pocketgguf/bridge"
 	"github.com/pocketgguf/pocketgguf/eval"
@@ -47,6 +49,10 @@ func calibStats(model, content, what string, nctx, chunks, threads int, quiet bo
 	return im, cov, nil
 }
 
+// selfCalibParamsPerThread: below this many parameters per thread, token
+// generation is faster with fewer threads.
+const selfCalibParamsPerThread = 50_000_000
+
 // selfCalibText samples calibration text from the model itself (data-free
 // calibration): chunks stories of up to nctx-1 tokens, each from BOS at
 // temperature 1 with no truncation, seeds seed, seed+1, ..., so the text
@@ -63,21 +69,44 @@ func selfCalibText(model string, nctx, chunks, threads int, seed uint32, quiet b
 		return "", fmt.Errorf("--calib-self: %w", err)
 	}
 	defer m.Close()
-	c, err := m.NewContext(bridge.ContextParams{NCtx: nctx, NBatch: nctx, Threads: threads})
-	if err != nil {
-		return "", fmt.Errorf("--calib-self: %w", err)
-	}
-	defer c.Close()
+	// One token of a small model is microseconds of work: extra threads only
+	// add ggml's barrier spinning, so small models generate on one thread per
+	// context, with one context per core; large ones on one context.
+	perCtx := max(1, min(threads, int(m.Info().NParams/selfCalibParamsPerThread)))
+	workers := max(1, min(chunks, threads/perCtx))
+	texts := make([]string, chunks)
+	errs := make([]error, workers)
+	var done atomic.Int64
 	pr := eval.NewProgress(os.Stderr, quiet)
 	pr.SetLabel("calib-self")
-	var sb strings.Builder
-	for i := 0; i < chunks; i++ {
-		opts := bridge.GenerateOptions{NPredict: nctx - 1, Sampler: bridge.SamplerParams{Temp: 1, Seed: seed + uint32(i)}}
-		if _, err := c.Generate(context.Background(), "", opts, func(p string) error { sb.WriteString(p); return nil }); err != nil {
-			return "", fmt.Errorf("--calib-self: sample %d: %w", i+1, err)
-		}
-		sb.WriteString("\n")
-		pr.Chunk("generate", i+1, chunks)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := m.NewContext(bridge.ContextParams{NCtx: nctx, NBatch: nctx, Threads: perCtx})
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			defer c.Close()
+			for i := w; i < chunks; i += workers { // fixed split: same text whatever the timing
+				var sb strings.Builder
+				opts := bridge.GenerateOptions{NPredict: nctx - 1, Sampler: bridge.SamplerParams{Temp: 1, Seed: seed + uint32(i)}}
+				if _, err := c.Generate(context.Background(), "", opts, func(p string) error { sb.WriteString(p); return nil }); err != nil {
+					errs[w] = fmt.Errorf("sample %d: %w", i+1, err)
+					return
+				}
+				texts[i] = sb.String()
+				pr.Chunk("generate", int(done.Add(1)), chunks)
+			}
+		}()
 	}
-	return sb.String(), nil
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return "", fmt.Errorf("--calib-self: %w", err)
+		}
+	}
+	return strings.Join(texts, "\n") + "\n", nil
 }
