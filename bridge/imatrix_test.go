@@ -96,6 +96,53 @@ func TestCollectImatrix(t *testing.T) {
 	}
 }
 
+// Input covariances: only for inputs up to CovMaxCols wide, symmetric,
+// positive semi-definite on the diagonal, with the imatrix's means on it.
+func TestCollectCovariances(t *testing.T) {
+	m := loadStories(t)
+	c := newCtx(t, m, ContextParams{NCtx: 128, NBatch: 64})
+	im := NewImatrix()
+	im.CovMaxCols = 64 // stories260K: 64 wide everywhere but ffn_down (172)
+	if err := c.CollectImatrix(calibrationTokens(t, m, 128), im); err != nil {
+		t.Fatal(err)
+	}
+	cov, means := im.Covariances(), im.Means()
+	for name, ne0 := range matmulWeights(t, storiesPath(t)) {
+		h, ok := cov[name]
+		if ne0 > 64 {
+			if ok {
+				t.Errorf("%s: covariance for a %d-wide input above CovMaxCols", name, ne0)
+			}
+			continue
+		}
+		if len(h) != ne0*ne0 {
+			t.Fatalf("%s: covariance has %d values, want %d", name, len(h), ne0*ne0)
+		}
+		for i := 0; i < ne0; i++ {
+			if d := h[i*ne0+i]; math.Abs(d-float64(means[name][i])) > 1e-5*math.Max(1, d) {
+				t.Fatalf("%s: covariance diagonal %d = %v, imatrix mean %v", name, i, d, means[name][i])
+			}
+			for j := 0; j < i; j++ {
+				if h[i*ne0+j] != h[j*ne0+i] {
+					t.Fatalf("%s: not symmetric at %d,%d", name, i, j)
+				}
+				if h[i*ne0+j]*h[i*ne0+j] > h[i*ne0+i]*h[j*ne0+j]*(1+1e-9) {
+					t.Fatalf("%s: |cov %d,%d| exceeds the Cauchy–Schwarz bound", name, i, j)
+				}
+			}
+		}
+	}
+	// A budget smaller than one covariance gives none.
+	im2 := NewImatrix()
+	im2.CovMaxCols, im2.CovBudget = 64, 8*64*64-1
+	if err := c.CollectImatrix(calibrationTokens(t, m, 64), im2); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(im2.Covariances()); n != 0 {
+		t.Fatalf("budget below one covariance: got %d covariances", n)
+	}
+}
+
 // stories260K's ffn_down has 172 columns, which no 32-wide block divides, so
 // llama.cpp refuses Q8_0 for it (llama-quantize does too); Q6_K falls back per
 // tensor: Q8_0 where 64 columns allow it, F16 for ffn_down.
