@@ -126,7 +126,7 @@ const gptqDamp = 0.01
 // gptqFactor returns U, the upper Cholesky factor of (H + damp·I)⁻¹
 // (row-major n×n, zero below the diagonal). Columns whose input was never
 // seen (H[c,c] = 0) get H[c,c] = 1, as GPTQ does, so they cost like any other.
-// Written by hand: three O(n³) float64 loops on matrices of at most a few
+// Written by hand: two O(n³) float64 loops on matrices of at most a few
 // thousand columns, where a BLAS dependency would buy little.
 func gptqFactor(hess []float64, n int) ([]float64, error) {
 	h := append([]float64(nil), hess...)
@@ -145,42 +145,34 @@ func gptqFactor(hess []float64, n int) ([]float64, error) {
 	for c := 0; c < n; c++ {
 		h[c*n+c] += gptqDamp * mean
 	}
-	l, err := cholesky(h, n) // H = L·Lᵀ
+	// With J the order reversal and J·H·J = L·Lᵀ (lower L), U = J·L⁻¹·J is
+	// upper triangular and Uᵀ·U = J·L⁻ᵀ·L⁻¹·J = H⁻¹: one Cholesky and one
+	// triangular inverse, no explicit H⁻¹.
+	r := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			r[i*n+j] = h[(n-1-i)*n+(n-1-j)]
+		}
+	}
+	l, err := cholesky(r, n)
 	if err != nil {
 		return nil, err
 	}
-	// H⁻¹ = L⁻ᵀ·L⁻¹: invert L (lower triangular) in place, then multiply.
-	li := make([]float64, n*n)
+	li := make([]float64, n*n) // L⁻¹, lower triangular, column by column
 	for c := 0; c < n; c++ {
 		li[c*n+c] = 1 / l[c*n+c]
-		for r := c + 1; r < n; r++ {
+		for i := c + 1; i < n; i++ {
 			var s float64
-			for k := c; k < r; k++ {
-				s += l[r*n+k] * li[k*n+c]
+			for k := c; k < i; k++ {
+				s += l[i*n+k] * li[k*n+c]
 			}
-			li[r*n+c] = -s / l[r*n+r]
+			li[i*n+c] = -s / l[i*n+i]
 		}
-	}
-	inv := make([]float64, n*n)
-	for i := 0; i < n; i++ {
-		for j := i; j < n; j++ {
-			var s float64
-			for k := j; k < n; k++ {
-				s += li[k*n+i] * li[k*n+j]
-			}
-			inv[i*n+j], inv[j*n+i] = s, s
-		}
-	}
-	// Upper factor U with H⁻¹ = Uᵀ·U is the transpose of the lower Cholesky
-	// factor of H⁻¹.
-	li, err = cholesky(inv, n)
-	if err != nil {
-		return nil, err
 	}
 	u := make([]float64, n*n)
 	for i := 0; i < n; i++ {
 		for j := i; j < n; j++ {
-			u[i*n+j] = li[j*n+i]
+			u[i*n+j] = li[(n-1-i)*n+(n-1-j)]
 		}
 	}
 	return u, nil

@@ -164,3 +164,69 @@ func TestAssignGPTQRejectsBadCovariance(t *testing.T) {
 		t.Errorf("zero covariance: %v", err)
 	}
 }
+
+// gptqFactor's U satisfies Uᵀ·U·(H + damp) = I and is upper triangular.
+func TestGPTQFactorInvertsDampedCovariance(t *testing.T) {
+	const n = 24
+	_, h := correlatedInputs(256, n, 5, 6)
+	u, err := gptqFactor(h, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mean float64
+	for i := 0; i < n; i++ {
+		mean += h[i*n+i] / n
+	}
+	for i := 0; i < n; i++ {
+		for j := 0; j < i; j++ {
+			if u[i*n+j] != 0 {
+				t.Fatalf("U[%d,%d] = %v below the diagonal", i, j, u[i*n+j])
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			var s float64 // (Uᵀ·U·H')[i,j]
+			for k := 0; k < n; k++ {
+				var utu float64
+				for m := 0; m < n; m++ {
+					utu += u[m*n+i] * u[m*n+k]
+				}
+				hk := h[k*n+j]
+				if k == j {
+					hk += gptqDamp * mean
+				}
+				s += utu * hk
+			}
+			want := 0.0
+			if i == j {
+				want = 1
+			}
+			if math.Abs(s-want) > 1e-9 {
+				t.Fatalf("(UᵀU·H)[%d,%d] = %v, want %v", i, j, s, want)
+			}
+		}
+	}
+}
+
+// BenchmarkAssignGPTQ: one 1024×1024 weight with a 1024-wide input
+// covariance, pq_4x8 (factorisation included; docs/bench/converter.md).
+func BenchmarkAssignGPTQ(b *testing.B) {
+	const n = 1024
+	m := gaussMatrix("w", n, n, 1)
+	_, h := correlatedInputs(2*n, n, 1, 2)
+	opt := Options{V: 4, K: 256, RowScale: true, Seed: 1}
+	s, _ := Sample(m, nil, opt, 0)
+	tb, err := Train(s, opt, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lut := tb.BuildLUT(256)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := AssignGPTQ(tb, lut, m, h, opt, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*n)*float64(b.N)/b.Elapsed().Seconds(), "weights/s")
+}
