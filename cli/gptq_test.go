@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pocketgguf/pocketgguf/eval"
@@ -57,5 +58,29 @@ func TestCalibrationLowersKLD(t *testing.T) {
 	}
 	if kld(3) >= 0.9*kld(0) {
 		t.Errorf("--calib-self KLD %.3f not 10%% below no calibration (%.3f)", kld(3), kld(0))
+	}
+}
+
+// Contradictory calibration flags are refused before any work, naming the flags.
+func TestCalibrationFlagErrors(t *testing.T) {
+	model := sharedFile(t, "models/stories260K.gguf")
+	text := sharedFile(t, "text/tinystories_val_a.txt")
+	out := filepath.Join(t.TempDir(), "out.gguf")
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--calib-text", text, "--calib-self"}, "--calib-self"},
+		{[]string{"--imatrix", text, "--calib-self"}, "--imatrix"},
+		{[]string{"--calib-self", "--gptq-max-cols", "0"}, "--gptq-max-cols"},
+		{[]string{"--calib-self", "--calib-ctx", "4"}, "--calib-ctx"},
+	} {
+		_, err := runCLI(t, append(append([]string{"convert", "-q"}, tc.flags...), model, out)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error naming %s", tc.flags, err, tc.want)
+		}
+		if _, serr := os.Stat(out); serr == nil {
+			t.Fatalf("%v: output written", tc.flags)
+		}
 	}
 }
