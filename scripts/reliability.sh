@@ -100,7 +100,7 @@ export GGML_NO_BACKTRACE=1   # ggml_abort would otherwise attach gdb to print a 
 step "every index value through every kernel (ASan)"
 for v in ggml-pq ggml-pq-scalar; do build/asan/bin/test-pq-indices-$v || failed=1; done
 
-step "malformed corpus through the PocketGGUF load path (ASan/UBSan): bad-* refused, valid-*/odd-* run"
+step "malformed corpus through the PocketGGUF load path (ASan/UBSan): bad-* refused, valid-* run, odd-* no crash"
 build/asan/bin/pq-core-load "$corpus"/*.gguf || failed=1
 if [ -x build/asan/bin/pocket-load ] && [ "$asan_llama" = 1 ]; then
   step "malformed corpus through all of libllama (llama_model_load + decode)"
