@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,6 +47,12 @@ func fingerprint(g *gguf.File, opt *Options, plan *Plan) (string, error) {
 	o.ImatrixData, o.InputCovariance = nil, nil
 	fmt.Fprintf(h, "%+v\n", o)
 	hashCovariances(h, opt.InputCovariance)
+	if opt.Imatrix != "" {
+		// by content: a new imatrix written over the same path must not resume
+		if err := hashFile(h, opt.Imatrix); err != nil {
+			return "", fmt.Errorf("--imatrix: %w", err)
+		}
+	}
 	names := make([]string, 0, len(opt.ImatrixData))
 	for n := range opt.ImatrixData {
 		names = append(names, n)
@@ -64,6 +71,17 @@ func fingerprint(g *gguf.File, opt *Options, plan *Plan) (string, error) {
 		fmt.Fprintf(h, "%s %s %d %v\n", gr.Name, gr.Sharing, gr.K, gr.Members)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashFile(h io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(h, f)
+	fmt.Fprintf(h, "\nfile %d\n", n)
+	return err
 }
 
 // openCheckpoint uses dir if it holds state for fp, else starts it afresh.

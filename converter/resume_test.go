@@ -3,6 +3,8 @@ package converter
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +66,69 @@ func TestResumeGivesIdenticalBytes(t *testing.T) {
 	}
 	if _, err := os.Stat(out + ".partial"); err == nil {
 		t.Fatal("checkpoint directory left after success")
+	}
+}
+
+// TestResumeRefusesChangedImatrix: --resume must not reuse checkpoints made
+// with another importance matrix, even when the new one is written over the
+// same path with the same size and modification time.
+func TestResumeRefusesChangedImatrix(t *testing.T) {
+	dir := t.TempDir()
+	in := tinyModel(t, dir)
+	im := filepath.Join(dir, "im.dat")
+	writeLegacyImatrix(t, im, 1)
+	st, err := os.Stat(im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Method: "kmeans", Seed: 5, Sharing: "tensor", Epochs: 3, CodebookSize: 64, Imatrix: im}
+
+	out := filepath.Join(dir, "out.gguf")
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opt
+	o.Resume, o.Events = true, &cancelAfter{n: 20, cancel: cancel}
+	if _, err := Convert(ctx, in, out, o); err == nil {
+		t.Fatal("cancelled run succeeded")
+	}
+
+	// Same path, same size, same mtime, other statistics: the last 8 columns
+	// important instead of the first 8.
+	b := fileBytes(t, im)
+	for j := 0; j < 64; j++ {
+		x := float32(1)
+		if j >= 56 {
+			x = 100
+		}
+		binary.LittleEndian.PutUint32(b[len(b)-4*(64-j):], math.Float32bits(x))
+	}
+	if err := os.WriteFile(im, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(im, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if st2, _ := os.Stat(im); st2.Size() != st.Size() || !st2.ModTime().Equal(st.ModTime()) {
+		t.Fatal("test setup: the new imatrix differs in size or mtime")
+	}
+	ev := &cancelAfter{n: -1}
+	o.Events = ev
+	if _, err := Convert(context.Background(), in, out, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ev.msgs {
+		if strings.Contains(m, ".partial") {
+			t.Fatalf("resumed from checkpoints of the old imatrix: %q", m)
+		}
+	}
+	ref := filepath.Join(dir, "ref.gguf")
+	convert(t, in, ref, opt)
+	if !bytes.Equal(fileBytes(t, ref), fileBytes(t, out)) {
+		t.Fatal("output differs from a fresh conversion with the new imatrix")
+	}
+	writeLegacyImatrix(t, im, 1)
+	old := filepath.Join(dir, "old.gguf")
+	convert(t, in, old, opt)
+	if bytes.Equal(fileBytes(t, old), fileBytes(t, out)) {
+		t.Fatal("test setup: the two imatrix files give the same output")
 	}
 }

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-// Errors and warnings of the last call, for the "refused with a message" check.
+// Errors of the last call, for the "refused with a message" check.
 static std::string g_pocket_log;
 
 static void pocket_capture_log(enum ggml_log_level level, const char * text, void *) {
-    if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) g_pocket_log += text;
+    if (level == GGML_LOG_LEVEL_ERROR) g_pocket_log += text;
     if (std::getenv("POCKET_LOAD_VERBOSE")) fputs(text, stderr);
 }
 

@@ -4,8 +4,9 @@
 // "refused <message>", "ran", or "CRASHED (signal N)".
 // Exit status 0 when every bad-* file was refused, every valid-* file ran,
 // every odd-* file ran or was refused, and nothing crashed except the cases
-// named in POCKET_KNOWN_ABORTS (comma-separated name fragments; see
-// docs/RELIABILITY.md for the one known: a 1-D PQ tensor reaching ggml_mul).
+// named in POCKET_KNOWN_ABORTS (comma-separated name fragments, for a known
+// crash awaiting a fix; none today — the last, a 1-D PQ tensor reaching
+// ggml_mul, is now refused at load by patch 0003).
 #include "pq-core-load.h"
 
 #include <cstdlib>

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // AtomicFile is an output file written under a temporary name in the target's
@@ -15,10 +17,14 @@ type AtomicFile struct {
 	done   bool
 }
 
-// CreateAtomic opens a temporary file beside path.
+// CreateAtomic opens a temporary file beside path, named
+// .NAME.tmp-PID-RANDOM, after removing the temporary files for path that
+// processes which no longer exist left behind (a SIGKILL gives no chance
+// to clean up; see removeStaleTemps).
 func CreateAtomic(path string) (*AtomicFile, error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	removeStaleTemps(dir, filepath.Base(path))
+	f, err := os.CreateTemp(dir, fmt.Sprintf(".%s.tmp-%d-*", filepath.Base(path), os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("creating output beside %s: %w", path, err)
 	}
@@ -56,4 +62,30 @@ func (a *AtomicFile) Abort() {
 	a.done = true
 	a.Close()
 	os.Remove(a.Name())
+}
+
+// removeStaleTemps removes dir/.NAME.tmp-PID-* files whose PID names no
+// running process. A live process's file is kept, whoever owns it; so is
+// any name without a PID (written before the PID was part of the name).
+// Best effort: errors are ignored, the new temporary file does not need it.
+func removeStaleTemps(dir, name string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + name + ".tmp-"
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		pidStr, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if processGone(pid) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }

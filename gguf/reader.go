@@ -148,6 +148,9 @@ func Parse(r io.ReaderAt, size int64) (*File, error) {
 		if p.err != nil {
 			return nil, fmt.Errorf("metadata key %d: %w", i, p.err)
 		}
+		if key == "" { // llama.cpp refuses it too (patch 0004; it used to abort)
+			return nil, fmt.Errorf("metadata key %d is empty", i)
+		}
 		v := p.value(ValueType(p.u32()), 0)
 		if p.err != nil {
 			return nil, fmt.Errorf("metadata key %q: %w", key, p.err)

@@ -103,8 +103,8 @@ func TestSIGTERMKeepsExistingOutput(t *testing.T) {
 
 // TestResumeAfterKill: a --resume run stopped by SIGTERM and another killed
 // with SIGKILL (no chance to clean up) both continue from OUT.partial/ and
-// write exactly the bytes of an uninterrupted run; the checkpoints are
-// removed on success.
+// write exactly the bytes of an uninterrupted run; the checkpoints, and the
+// temporary output a killed run leaves, are removed on success.
 func TestResumeAfterKill(t *testing.T) {
 	bin := pocketgguf(t)
 	in := generate(t, "small")
@@ -145,6 +145,9 @@ func TestResumeAfterKill(t *testing.T) {
 			if sig == syscall.SIGTERM && len(stale) > 0 {
 				t.Fatalf("SIGTERM left temporary outputs %v", stale)
 			}
+			if sig == syscall.SIGKILL && len(stale) == 0 {
+				t.Fatal("the killed run left no temporary output: nothing for the resumed run to clean up")
+			}
 			b, err := exec.Command(bin, args...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("resumed run: %v\n%s", err, b)
@@ -154,6 +157,11 @@ func TestResumeAfterKill(t *testing.T) {
 			}
 			if _, err := os.Stat(out + ".partial"); err == nil {
 				t.Fatal("checkpoints left after a successful resume")
+			}
+			// The killed run's temporary output (its process is gone) is removed
+			// by the resumed run; nothing else is left beside OUT.
+			if left := entries(odir); len(left) != 1 || left[0] != "out.gguf" {
+				t.Fatalf("after the resumed run %s holds %v, want only out.gguf (stale before: %v)", odir, left, stale)
 			}
 		})
 	}

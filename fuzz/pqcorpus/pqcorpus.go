@@ -7,6 +7,7 @@ package pqcorpus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -335,9 +336,46 @@ func Malformed(valid []byte) ([]Case, error) {
 		}})
 		break
 	}
+	// Container-level hostile inputs that crashed ggml's gguf.cpp before patch
+	// 0004 (SECURITY.md): an empty key (GGML_ASSERT), and a tensor with a zero
+	// dimension (a division by zero in its overflow check; a zero-element tensor
+	// is valid GGUF, so the file is bad only because the row scales still count
+	// the old rows).
+	edits = append(edits, []struct {
+		name string
+		want []string
+		edit func(c *file)
+	}{
+		{"key-empty", []string{"metadata key", "empty"}, func(c *file) { c.kvs[0].Key = "" }},
+		{"zero-dim", []string{scaleKey}, func(c *file) {
+			if !hasScale {
+				c.setFloats(scaleKey, make([]float32, rows), false)
+			}
+			c.infos[ti].Shape = append([]uint64{c.infos[ti].Shape[0], 0}, c.infos[ti].Shape[2:]...)
+			c.data[ti] = nil
+		}},
+	}...)
 	for _, e := range edits {
 		if err := add(e.name, e.want, e.edit); err != nil {
 			return nil, err
+		}
+	}
+	// Lengths larger than the file (patch 0004 refuses them before allocating;
+	// before, gguf.cpp sized a std::string/std::vector from them): the table
+	// name's string length and the codebook array's count set to 2^40.
+	{
+		for _, h := range []struct {
+			name, key string
+			off       int // from the end of the key to the length field
+		}{
+			{"string-length-huge", format.KeyTensorTable(t.Name), 4},
+			{"array-length-huge", format.KeyTableCodebook(tname), 8},
+		} {
+			b, err := setLength(valid, h.key, h.off, 1<<40)
+			if err != nil {
+				return nil, err
+			}
+			cases = append(cases, Case{Name: h.name, Want: []string{h.key, "past the end"}, Data: b})
 		}
 	}
 	// Truncations: inside the header, and one byte short of the last tensor's data.
@@ -351,4 +389,17 @@ func Malformed(valid []byte) ([]Case, error) {
 		Case{Name: "truncated-data", Want: []string{"past the end"}, Data: bytes.Clone(valid[:end-1])},
 	)
 	return cases, nil
+}
+
+// setLength returns a copy of b with the u64 length field found off bytes
+// after the (first) encoded key name set to n.
+func setLength(b []byte, key string, off int, n uint64) ([]byte, error) {
+	enc := binary.LittleEndian.AppendUint64(nil, uint64(len(key)))
+	i := bytes.Index(b, append(enc, key...))
+	if i < 0 {
+		return nil, fmt.Errorf("pqcorpus: key %s not found", key)
+	}
+	c := bytes.Clone(b)
+	binary.LittleEndian.PutUint64(c[i+len(enc)+len(key)+off:], n)
+	return c, nil
 }
