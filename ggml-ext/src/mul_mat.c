@@ -6,7 +6,6 @@
 // Tile sizes: RT rows x KC weights of decoded f32 (64 KiB, half of L2's share per core is
 // not needed: it stays in L1/L2 while NC activation columns of KC floats (256 KiB) stream from L2.
 #define PQ_RT 16
-#define PQ_KC 1024
 #define PQ_NC 64
 // Up to this many columns, per-row dot products (vec_dot) beat decoding a tile.
 #define PQ_VEC_DOT_MAX_COLS 2
@@ -22,65 +21,94 @@ void ggml_pq_mul_mat_ref(int type, int64_t n, const void * w, size_t wstride, in
     }
 }
 
-#if defined(GGML_PQ_AVX2)
-static inline float pq_hsum(__m256 a) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-#endif
-
-// out[c*4 + i] = dot(a row i, b column c) over kc floats, 4 rows x 3 columns.
+// out[c*4 + i] = dot(a row i, b column c) over one chunk of kc floats, 4 rows x 3 columns, in the
+// order of pq-impl.h (the order vec_dot uses). Twelve 4-lane accumulator sets do not fit in
+// registers, so the kernel makes four passes, pass p over the blocks b with b % 4 == p: each
+// accumulator still sees its blocks in ascending order, and the loads per FMA stay those of a
+// single pass.
 static void pq_kernel_4x3(const float * a, int64_t lda, const float * b, int64_t ldb, int64_t kc, float out[12]) {
-    int64_t k = 0;
-    for (int i = 0; i < 12; i++) out[i] = 0.0f;
+    const int64_t ks = kc / PQ_GROUP * PQ_GROUP;  // lanes cover [0, ks), the tail the rest
 #if defined(GGML_PQ_AVX2)
-    __m256 acc[4][3];
-    for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) acc[i][c] = _mm256_setzero_ps();
-    for (; k + 8 <= kc; k += 8) {
-        const __m256 b0 = _mm256_loadu_ps(b + k), b1 = _mm256_loadu_ps(b + ldb + k), b2 = _mm256_loadu_ps(b + 2*ldb + k);
-        for (int i = 0; i < 4; i++) {
-            const __m256 ai = _mm256_loadu_ps(a + i*lda + k);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-            acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
+    __m256 part[4][12];
+    for (int p = 0; p < 4; p++) {
+        __m256 acc[4][3];
+        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) acc[i][c] = _mm256_setzero_ps();
+        for (int64_t k = 8*p; k + 8 <= ks; k += 32) {
+            const __m256 b0 = _mm256_loadu_ps(b + k), b1 = _mm256_loadu_ps(b + ldb + k), b2 = _mm256_loadu_ps(b + 2*ldb + k);
+            for (int i = 0; i < 4; i++) {
+                const __m256 ai = _mm256_loadu_ps(a + i*lda + k);
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+                acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
+            }
         }
+        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) part[p][c*4 + i] = acc[i][c];
     }
-    for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) out[c*4 + i] = pq_hsum(acc[i][c]);
+    for (int o = 0; o < 12; o++) {
+        out[o] = pq_hsum(_mm256_add_ps(_mm256_add_ps(part[0][o], part[1][o]), _mm256_add_ps(part[2][o], part[3][o])));
+    }
 #elif defined(GGML_PQ_NEON)
-    float32x4_t acc[4][3];
-    for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) acc[i][c] = vdupq_n_f32(0);
-    for (; k + 4 <= kc; k += 4) {
-        const float32x4_t b0 = vld1q_f32(b + k), b1 = vld1q_f32(b + ldb + k), b2 = vld1q_f32(b + 2*ldb + k);
-        for (int i = 0; i < 4; i++) {
-            const float32x4_t ai = vld1q_f32(a + i*lda + k);
-            acc[i][0] = vfmaq_f32(acc[i][0], ai, b0);
-            acc[i][1] = vfmaq_f32(acc[i][1], ai, b1);
-            acc[i][2] = vfmaq_f32(acc[i][2], ai, b2);
+    float32x4_t part[4][12];
+    for (int p = 0; p < 4; p++) {
+        float32x4_t acc[4][3];
+        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) acc[i][c] = vdupq_n_f32(0);
+        for (int64_t k = 4*p; k + 4 <= ks; k += 16) {
+            const float32x4_t b0 = vld1q_f32(b + k), b1 = vld1q_f32(b + ldb + k), b2 = vld1q_f32(b + 2*ldb + k);
+            for (int i = 0; i < 4; i++) {
+                const float32x4_t ai = vld1q_f32(a + i*lda + k);
+                acc[i][0] = vfmaq_f32(acc[i][0], ai, b0);
+                acc[i][1] = vfmaq_f32(acc[i][1], ai, b1);
+                acc[i][2] = vfmaq_f32(acc[i][2], ai, b2);
+            }
         }
+        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) part[p][c*4 + i] = acc[i][c];
     }
-    for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) out[c*4 + i] = vaddvq_f32(acc[i][c]);
+    for (int o = 0; o < 12; o++) {
+        out[o] = vaddvq_f32(vaddq_f32(vaddq_f32(part[0][o], part[1][o]), vaddq_f32(part[2][o], part[3][o])));
+    }
 #endif
-    for (; k < kc; k++) {
-        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) out[c*4 + i] += a[i*lda + k] * b[c*ldb + k];
+#if defined(GGML_PQ_AVX2) || defined(GGML_PQ_NEON)
+    const int64_t kt = ks;
+#else
+    const int64_t kt = 0;  // no lanes: the whole chunk is tail
+    for (int o = 0; o < 12; o++) out[o] = 0.0f;
+#endif
+    for (int64_t k = kt; k < kc; k++) {
+        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) out[c*4 + i] = PQ_MADD(a[i*lda + k], b[c*ldb + k], out[c*4 + i]);
     }
 }
 
+// One row by one column over a chunk: the same order with the four accumulators in one pass.
 static float pq_dot_f32(const float * a, const float * b, int64_t kc) {
+    const int64_t ks = kc / PQ_GROUP * PQ_GROUP;
     int64_t k = 0;
     float s = 0.0f;
 #if defined(GGML_PQ_AVX2)
-    __m256 acc = _mm256_setzero_ps();
-    for (; k + 8 <= kc; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
-    s = pq_hsum(acc);
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (; k < ks; k += 16) {
+        const int q = (int) (k / 16 % 2) * 2;  // group k/16 holds blocks 2(k/16), 2(k/16)+1
+        acc[q]     = _mm256_fmadd_ps(_mm256_loadu_ps(a + k),     _mm256_loadu_ps(b + k),     acc[q]);
+        acc[q + 1] = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc[q + 1]);
+    }
+    s = pq_hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 #elif defined(GGML_PQ_NEON)
-    float32x4_t acc = vdupq_n_f32(0);
-    for (; k + 4 <= kc; k += 4) acc = vfmaq_f32(acc, vld1q_f32(a + k), vld1q_f32(b + k));
-    s = vaddvq_f32(acc);
+    float32x4_t acc[4] = { vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0) };
+    for (; k < ks; k += 16) {
+        for (int q = 0; q < 4; q++) acc[q] = vfmaq_f32(acc[q], vld1q_f32(a + k + 4*q), vld1q_f32(b + k + 4*q));
+    }
+    s = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+#else
+    (void) ks;  // no lanes: the whole chunk is tail
 #endif
-    for (; k < kc; k++) s += a[k] * b[k];
+    for (; k < kc; k++) s = PQ_MADD(a[k], b[k], s);
     return s;
+}
+
+// Y holds the unscaled sum of the chunks done so far; the last chunk applies the row scale, so
+// each element is scale * (((p0 + p1) + p2) ...) as in the vec_dot path.
+static inline void pq_store(float * d, float part, int first, int last, float scale) {
+    const float sum = first ? part : *d + part;
+    *d = last ? scale * sum : sum;
 }
 
 void ggml_pq_mul_mat(int type, int64_t n, const void * w, size_t wstride, int64_t r0, int64_t r1,
@@ -98,6 +126,7 @@ void ggml_pq_mul_mat(int type, int64_t n, const void * w, size_t wstride, int64_
     float tile[PQ_RT * PQ_KC];
     for (int64_t k0 = 0; k0 < n; k0 += PQ_KC) {
         const int64_t kc = n - k0 < PQ_KC ? n - k0 : PQ_KC;
+        const int     last = k0 + kc >= n;
         const size_t  wofs = (size_t) (k0 / ti->blck_size) * ti->type_size;  // k0 is a multiple of every block size
         for (int64_t c0 = 0; c0 < ncols; c0 += PQ_NC) {
             const int64_t nc = ncols - c0 < PQ_NC ? ncols - c0 : PQ_NC;
@@ -116,9 +145,7 @@ void ggml_pq_mul_mat(int type, int64_t n, const void * w, size_t wstride, int64_
                             for (int cc = 0; cc < 3; cc++) {
                                 for (int ii = 0; ii < 4; ii++) {
                                     const int64_t r = t0 + i + ii;
-                                    const float v = (scale ? scale[r] : 1.0f) * o[cc*4 + ii];
-                                    float * d = y + (c0 + c + cc)*ldy + r;
-                                    *d = k0 == 0 ? v : *d + v;
+                                    pq_store(y + (c0 + c + cc)*ldy + r, o[cc*4 + ii], k0 == 0, last, scale ? scale[r] : 1.0f);
                                 }
                             }
                         }
@@ -127,9 +154,8 @@ void ggml_pq_mul_mat(int type, int64_t n, const void * w, size_t wstride, int64_
                     for (; i < nr; i++) {
                         const int64_t r = t0 + i;
                         for (int64_t cc = 0; cc < cw; cc++) {
-                            const float v = (scale ? scale[r] : 1.0f) * pq_dot_f32(tile + i*PQ_KC, xb + cc*ldx, kc);
-                            float * d = y + (c0 + c + cc)*ldy + r;
-                            *d = k0 == 0 ? v : *d + v;
+                            pq_store(y + (c0 + c + cc)*ldy + r, pq_dot_f32(tile + i*PQ_KC, xb + cc*ldx, kc), k0 == 0,
+                                     last, scale ? scale[r] : 1.0f);
                         }
                     }
                     c += cw;

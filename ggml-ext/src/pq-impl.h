@@ -3,6 +3,7 @@
 
 #include "ggml-pq.h"  // ggml-ext/include, or ggml/include in the patched ggml tree
 
+#include <math.h>
 #include <string.h>
 
 // Kernels are written once with v and bits as parameters; forced inlining specialises them per type.
@@ -20,6 +21,30 @@
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
 #define GGML_PQ_NEON 1
+#endif
+
+// ---- One summation order for every product path (issue #6 item 5) ----
+// Y(r, c) must not depend on how many columns the batch has, nor on how rows are split across
+// threads: a greedy sampler flips on near-ties otherwise. So vec_dot (<= 2 columns) and the
+// tiled mat-mul (decoded tile x micro-kernel) add the products in exactly this order:
+//   - the row is cut into chunks of PQ_KC weights; each chunk gives a float partial sum and the
+//     partials are added in chunk order (the first one assigned, not added to 0);
+//   - in a chunk, the first PQ_GROUP*floor(kc/PQ_GROUP) weights go to SIMD lanes: blocks of W
+//     floats (AVX2: W=8, NEON: W=4), block b into accumulator b % 4 with one FMA per block in
+//     ascending order; then (acc0 + acc1) + (acc2 + acc3), then the fixed horizontal sum
+//     (pq_hsum); the scalar build has no lanes (its partial starts at 0);
+//   - the remaining weights of the chunk (the row's tail) are added one by one with PQ_MADD;
+//   - the row scale multiplies the finished sum.
+// AVX2, NEON and scalar builds differ from each other, each is consistent with itself.
+#define PQ_KC    1024  // weights per chunk: also the decoded tile width of mul_mat.c
+#define PQ_GROUP 16    // weights per SIMD step of vec_dot (pq_load16)
+
+// a*b + s, rounded the same wherever it is written: an explicit fma where the hardware has one,
+// else a separate multiply and add (which the compiler cannot contract without an FMA unit).
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
+#define PQ_MADD(a, b, s) fmaf((a), (b), (s))
+#else
+#define PQ_MADD(a, b, s) ((s) + (a) * (b))
 #endif
 
 // Index j of a row (j counts sub-vectors) for 8-, 12- and 16-bit packing.
@@ -113,6 +138,16 @@ void pq_load16(const int v, const int bits, const uint8_t * x, const float * lut
     } else {
         for (int k = 0; k < 4; k++) w[k] = vcombine_f32(vld1_f32(lut + 2*i[2*k]), vld1_f32(lut + 2*i[2*k + 1]));
     }
+}
+#endif
+
+#if defined(GGML_PQ_AVX2)
+// The horizontal sum of the canonical order: halves, then pairs, then the last two.
+static inline float pq_hsum(__m256 a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
 }
 #endif
 

@@ -14,25 +14,19 @@ float ggml_pq_vec_dot_ref(int type, int64_t n, const void * vx, const float * lu
     return (float) s;
 }
 
-#if defined(GGML_PQ_AVX2)
-static inline float pq_hsum256(__m256 a) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-#endif
-
-#if defined(GGML_PQ_AVX2) || defined(GGML_PQ_NEON)
+// One chunk's partial sum over weights [k0, k0 + kc) in the order of pq-impl.h: lanes over the
+// whole groups, then the tail one weight at a time.
 PQ_INLINE
-float pq_vec_dot_simd(const int v, const int bits, int64_t n, const uint8_t * x, const float * lut, const float * y) {
-    const int64_t ng = n / 16;
-    int64_t g = 0;
-    float sum;
+float pq_vec_dot_chunk(const int v, const int bits, const uint8_t * x, const float * lut, const float * y,
+                       int64_t k0, int64_t kc) {
+    const int64_t g0 = k0 / PQ_GROUP, g1 = g0 + kc / PQ_GROUP;  // k0 is a multiple of PQ_KC
+    int64_t g = g0;
+    float sum = 0.0f;
 #if defined(GGML_PQ_AVX2)
-    // four accumulators: two groups in flight hide the FMA latency behind the table loads
+    // 8-float block b of the chunk into a[b % 4]: group g is blocks 2g, 2g+1, so an even group
+    // feeds a0/a1 and an odd one a2/a3 (g0 is even: PQ_KC / PQ_GROUP is)
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    for (; g + 1 < ng; g += 2) {
+    for (; g + 1 < g1; g += 2) {
         __m256 l0, h0, l1, h1;
         pq_load16(v, bits, x, lut, g,     &l0, &h0);
         pq_load16(v, bits, x, lut, g + 1, &l1, &h1);
@@ -41,39 +35,47 @@ float pq_vec_dot_simd(const int v, const int bits, int64_t n, const uint8_t * x,
         a2 = _mm256_fmadd_ps(l1, _mm256_loadu_ps(y + 16*g + 16), a2);
         a3 = _mm256_fmadd_ps(h1, _mm256_loadu_ps(y + 16*g + 24), a3);
     }
-    for (; g < ng; g++) {
+    if (g < g1) {
         __m256 l0, h0;
         pq_load16(v, bits, x, lut, g, &l0, &h0);
         a0 = _mm256_fmadd_ps(l0, _mm256_loadu_ps(y + 16*g),     a0);
         a1 = _mm256_fmadd_ps(h0, _mm256_loadu_ps(y + 16*g + 8), a1);
+        g++;
     }
-    sum = pq_hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-#else
+    sum = pq_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+#elif defined(GGML_PQ_NEON)
+    // 4-float block k of group g is block 4g + k: accumulator k
     float32x4_t a[4] = { vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0) };
-    for (; g < ng; g++) {
+    for (; g < g1; g++) {
         float32x4_t w[4];
         pq_load16(v, bits, x, lut, g, w);
         for (int k = 0; k < 4; k++) a[k] = vfmaq_f32(a[k], w[k], vld1q_f32(y + 16*g + 4*k));
     }
     sum = vaddvq_f32(vaddq_f32(vaddq_f32(a[0], a[1]), vaddq_f32(a[2], a[3])));
 #endif
-    for (int64_t j = ng*16/v; j < n / v; j++) {
+    // the tail (scalar build: the whole chunk), from a sub-vector boundary (16 g is one)
+    for (int64_t j = 16*g / v; j < (k0 + kc) / v; j++) {
         const float * e = lut + (size_t) pq_index(bits, x, j) * v;
-        for (int t = 0; t < v; t++) sum += e[t] * y[j*v + t];
+        for (int t = 0; t < v; t++) sum = PQ_MADD(e[t], y[j*v + t], sum);
     }
     return sum;
 }
-#define PQ_VEC_DOT(v, bits, ...) r = pq_vec_dot_simd(v, bits, __VA_ARGS__)
-#endif
+
+PQ_INLINE
+float pq_vec_dot_kernel(const int v, const int bits, int64_t n, const uint8_t * x, const float * lut, const float * y) {
+    float total = 0.0f;
+    for (int64_t k0 = 0; k0 < n; k0 += PQ_KC) {
+        const float part = pq_vec_dot_chunk(v, bits, x, lut, y, k0, n - k0 < PQ_KC ? n - k0 : PQ_KC);
+        total = k0 == 0 ? part : total + part;
+    }
+    return total;
+}
+#define PQ_VEC_DOT(v, bits, ...) r = pq_vec_dot_kernel(v, bits, __VA_ARGS__)
 
 float ggml_pq_vec_dot(int type, int64_t n, const void * x, const float * lut, const float * y) {
-#if defined(GGML_PQ_AVX2) || defined(GGML_PQ_NEON)
     float r = 0.0f;
     PQ_DISPATCH(type, PQ_VEC_DOT, n, (const uint8_t *) x, lut, y)
     return r;
-#else
-    return ggml_pq_vec_dot_ref(type, n, x, lut, y);
-#endif
 }
 
 // Here, not in types.c: this file is compiled with the kernels' SIMD flags (the CPU backend),
