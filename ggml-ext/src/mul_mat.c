@@ -22,81 +22,58 @@ void ggml_pq_mul_mat_ref(int type, int64_t n, const void * w, size_t wstride, in
 }
 
 // out[c*4 + i] = dot(a row i, b column c) over one chunk of kc floats, 4 rows x 3 columns, in the
-// order of pq-impl.h (the order vec_dot uses). Twelve 4-lane accumulator sets do not fit in
-// registers, so the kernel makes four passes, pass p over the blocks b with b % 4 == p: each
-// accumulator still sees its blocks in ascending order, and the loads per FMA stay those of a
-// single pass.
+// order of pq-impl.h (the order vec_dot uses): one accumulator per output.
 static void pq_kernel_4x3(const float * a, int64_t lda, const float * b, int64_t ldb, int64_t kc, float out[12]) {
     const int64_t ks = kc / PQ_GROUP * PQ_GROUP;  // lanes cover [0, ks), the tail the rest
+    int64_t k = 0;
+    for (int i = 0; i < 12; i++) out[i] = 0.0f;
 #if defined(GGML_PQ_AVX2)
-    __m256 part[4][12];
-    for (int p = 0; p < 4; p++) {
-        __m256 acc[4][3];
-        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) acc[i][c] = _mm256_setzero_ps();
-        for (int64_t k = 8*p; k + 8 <= ks; k += 32) {
-            const __m256 b0 = _mm256_loadu_ps(b + k), b1 = _mm256_loadu_ps(b + ldb + k), b2 = _mm256_loadu_ps(b + 2*ldb + k);
-            for (int i = 0; i < 4; i++) {
-                const __m256 ai = _mm256_loadu_ps(a + i*lda + k);
-                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-                acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
-            }
+    __m256 acc[4][3];
+    for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) acc[i][c] = _mm256_setzero_ps();
+    for (; k < ks; k += 8) {
+        const __m256 b0 = _mm256_loadu_ps(b + k), b1 = _mm256_loadu_ps(b + ldb + k), b2 = _mm256_loadu_ps(b + 2*ldb + k);
+        for (int i = 0; i < 4; i++) {
+            const __m256 ai = _mm256_loadu_ps(a + i*lda + k);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
         }
-        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) part[p][c*4 + i] = acc[i][c];
     }
-    for (int o = 0; o < 12; o++) {
-        out[o] = pq_hsum(_mm256_add_ps(_mm256_add_ps(part[0][o], part[1][o]), _mm256_add_ps(part[2][o], part[3][o])));
-    }
+    for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) out[c*4 + i] = pq_hsum(acc[i][c]);
 #elif defined(GGML_PQ_NEON)
-    float32x4_t part[4][12];
-    for (int p = 0; p < 4; p++) {
-        float32x4_t acc[4][3];
-        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) acc[i][c] = vdupq_n_f32(0);
-        for (int64_t k = 4*p; k + 4 <= ks; k += 16) {
-            const float32x4_t b0 = vld1q_f32(b + k), b1 = vld1q_f32(b + ldb + k), b2 = vld1q_f32(b + 2*ldb + k);
-            for (int i = 0; i < 4; i++) {
-                const float32x4_t ai = vld1q_f32(a + i*lda + k);
-                acc[i][0] = vfmaq_f32(acc[i][0], ai, b0);
-                acc[i][1] = vfmaq_f32(acc[i][1], ai, b1);
-                acc[i][2] = vfmaq_f32(acc[i][2], ai, b2);
-            }
+    float32x4_t acc[4][3];
+    for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) acc[i][c] = vdupq_n_f32(0);
+    for (; k < ks; k += 4) {
+        const float32x4_t b0 = vld1q_f32(b + k), b1 = vld1q_f32(b + ldb + k), b2 = vld1q_f32(b + 2*ldb + k);
+        for (int i = 0; i < 4; i++) {
+            const float32x4_t ai = vld1q_f32(a + i*lda + k);
+            acc[i][0] = vfmaq_f32(acc[i][0], ai, b0);
+            acc[i][1] = vfmaq_f32(acc[i][1], ai, b1);
+            acc[i][2] = vfmaq_f32(acc[i][2], ai, b2);
         }
-        for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) part[p][c*4 + i] = acc[i][c];
     }
-    for (int o = 0; o < 12; o++) {
-        out[o] = vaddvq_f32(vaddq_f32(vaddq_f32(part[0][o], part[1][o]), vaddq_f32(part[2][o], part[3][o])));
-    }
-#endif
-#if defined(GGML_PQ_AVX2) || defined(GGML_PQ_NEON)
-    const int64_t kt = ks;
+    for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) out[c*4 + i] = vaddvq_f32(acc[i][c]);
 #else
-    const int64_t kt = 0;  // no lanes: the whole chunk is tail
-    for (int o = 0; o < 12; o++) out[o] = 0.0f;
+    (void) ks;  // no lanes: the whole chunk is tail
 #endif
-    for (int64_t k = kt; k < kc; k++) {
+    for (; k < kc; k++) {
         for (int i = 0; i < 4; i++) for (int c = 0; c < 3; c++) out[c*4 + i] = PQ_MADD(a[i*lda + k], b[c*ldb + k], out[c*4 + i]);
     }
 }
 
-// One row by one column over a chunk: the same order with the four accumulators in one pass.
+// One row by one column over a chunk, in the same order.
 static float pq_dot_f32(const float * a, const float * b, int64_t kc) {
     const int64_t ks = kc / PQ_GROUP * PQ_GROUP;
     int64_t k = 0;
     float s = 0.0f;
 #if defined(GGML_PQ_AVX2)
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    for (; k < ks; k += 16) {
-        const int q = (int) (k / 16 % 2) * 2;  // group k/16 holds blocks 2(k/16), 2(k/16)+1
-        acc[q]     = _mm256_fmadd_ps(_mm256_loadu_ps(a + k),     _mm256_loadu_ps(b + k),     acc[q]);
-        acc[q + 1] = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc[q + 1]);
-    }
-    s = pq_hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    __m256 acc = _mm256_setzero_ps();
+    for (; k < ks; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
+    s = pq_hsum(acc);
 #elif defined(GGML_PQ_NEON)
-    float32x4_t acc[4] = { vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0) };
-    for (; k < ks; k += 16) {
-        for (int q = 0; q < 4; q++) acc[q] = vfmaq_f32(acc[q], vld1q_f32(a + k + 4*q), vld1q_f32(b + k + 4*q));
-    }
-    s = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+    float32x4_t acc = vdupq_n_f32(0);
+    for (; k < ks; k += 4) acc = vfmaq_f32(acc, vld1q_f32(a + k), vld1q_f32(b + k));
+    s = vaddvq_f32(acc);
 #else
     (void) ks;  // no lanes: the whole chunk is tail
 #endif
@@ -116,7 +93,15 @@ void ggml_pq_mul_mat(int type, int64_t n, const void * w, size_t wstride, int64_
                      const float * x, int64_t ldx, int64_t ncols, float * y, int64_t ldy) {
     const struct ggml_pq_type_info * ti = ggml_pq_get_type(type);
     if (ncols <= PQ_VEC_DOT_MAX_COLS) {
-        for (int64_t r = r0; r < r1; r++) {
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            float o[8];
+            ggml_pq_vec_dot_4rows(type, n, (const uint8_t *) w + r*wstride, wstride, lut, x, ldx, (int) ncols, o);
+            for (int64_t c = 0; c < ncols; c++) {
+                for (int i = 0; i < 4; i++) y[c*ldy + r + i] = (scale ? scale[r + i] : 1.0f) * o[c*4 + i];
+            }
+        }
+        for (; r < r1; r++) {
             const float s = scale ? scale[r] : 1.0f;
             const uint8_t * wr = (const uint8_t *) w + r*wstride;
             for (int64_t c = 0; c < ncols; c++) y[c*ldy + r] = s * ggml_pq_vec_dot(type, n, wr, lut, x + c*ldx);

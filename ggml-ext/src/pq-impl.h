@@ -29,13 +29,15 @@
 // tiled mat-mul (decoded tile x micro-kernel) add the products in exactly this order:
 //   - the row is cut into chunks of PQ_KC weights; each chunk gives a float partial sum and the
 //     partials are added in chunk order (the first one assigned, not added to 0);
-//   - in a chunk, the first PQ_GROUP*floor(kc/PQ_GROUP) weights go to SIMD lanes: blocks of W
-//     floats (AVX2: W=8, NEON: W=4), block b into accumulator b % 4 with one FMA per block in
-//     ascending order; then (acc0 + acc1) + (acc2 + acc3), then the fixed horizontal sum
-//     (pq_hsum); the scalar build has no lanes (its partial starts at 0);
+//   - in a chunk, the first PQ_GROUP*floor(kc/PQ_GROUP) weights go to ONE vector accumulator
+//     (AVX2: 8 lanes, NEON: 4), one FMA per block of lanes in ascending order, then the fixed
+//     horizontal sum (pq_hsum / vaddvq_f32); the scalar build has no lanes (partial starts at 0);
 //   - the remaining weights of the chunk (the row's tail) are added one by one with PQ_MADD;
 //   - the row scale multiplies the finished sum.
-// AVX2, NEON and scalar builds differ from each other, each is consistent with itself.
+// One accumulator per (row, column) is what the 4x3 micro-kernel of the tiled path can keep in
+// registers; the one-row path hides the FMA latency by doing four rows at once instead of
+// splitting a row over several accumulators. AVX2, NEON and scalar builds differ from each
+// other; each is consistent with itself.
 #define PQ_KC    1024  // weights per chunk: also the decoded tile width of mul_mat.c
 #define PQ_GROUP 16    // weights per SIMD step of vec_dot (pq_load16)
 
@@ -150,6 +152,11 @@ static inline float pq_hsum(__m256 a) {
     return _mm_cvtss_f32(s);
 }
 #endif
+
+// out[c*4 + i] = dot(row i, column c) for rows x, x + stride, .. x + 3 stride and ncols (1 or 2)
+// columns y, y + ldy: the few-column path of mul_mat.c (vec_dot.c).
+void ggml_pq_vec_dot_4rows(int type, int64_t n, const uint8_t * x, size_t stride, const float * lut,
+                           const float * y, int64_t ldy, int ncols, float out[8]);
 
 // Expands to a switch over the seven PQ types calling FN(v, bits, args...) with constants,
 // so each type gets its own specialised copy of an always_inline kernel.
