@@ -3,6 +3,7 @@
 
 #include "ggml-pq.h"  // ggml-ext/include, or ggml/include in the patched ggml tree
 
+#include <math.h>
 #include <string.h>
 
 // Kernels are written once with v and bits as parameters; forced inlining specialises them per type.
@@ -20,6 +21,32 @@
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
 #define GGML_PQ_NEON 1
+#endif
+
+// ---- One summation order for every product path (issue #6 item 5) ----
+// Y(r, c) must not depend on how many columns the batch has, nor on how rows are split across
+// threads: a greedy sampler flips on near-ties otherwise. So vec_dot (<= 2 columns) and the
+// tiled mat-mul (decoded tile x micro-kernel) add the products in exactly this order:
+//   - the row is cut into chunks of PQ_KC weights; each chunk gives a float partial sum and the
+//     partials are added in chunk order (the first one assigned, not added to 0);
+//   - in a chunk, the first PQ_GROUP*floor(kc/PQ_GROUP) weights go to ONE vector accumulator
+//     (AVX2: 8 lanes, NEON: 4), one FMA per block of lanes in ascending order, then the fixed
+//     horizontal sum (pq_hsum / vaddvq_f32); the scalar build has no lanes (partial starts at 0);
+//   - the remaining weights of the chunk (the row's tail) are added one by one with PQ_MADD;
+//   - the row scale multiplies the finished sum.
+// One accumulator per (row, column) is what the 4x3 micro-kernel of the tiled path can keep in
+// registers; the one-row path hides the FMA latency by doing four rows at once instead of
+// splitting a row over several accumulators. AVX2, NEON and scalar builds differ from each
+// other; each is consistent with itself.
+#define PQ_KC    1024  // weights per chunk: also the decoded tile width of mul_mat.c
+#define PQ_GROUP 16    // weights per SIMD step of vec_dot (pq_load16)
+
+// a*b + s, rounded the same wherever it is written: an explicit fma where the hardware has one,
+// else a separate multiply and add (which the compiler cannot contract without an FMA unit).
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
+#define PQ_MADD(a, b, s) fmaf((a), (b), (s))
+#else
+#define PQ_MADD(a, b, s) ((s) + (a) * (b))
 #endif
 
 // Index j of a row (j counts sub-vectors) for 8-, 12- and 16-bit packing.
@@ -115,6 +142,21 @@ void pq_load16(const int v, const int bits, const uint8_t * x, const float * lut
     }
 }
 #endif
+
+#if defined(GGML_PQ_AVX2)
+// The horizontal sum of the canonical order: halves, then pairs, then the last two.
+static inline float pq_hsum(__m256 a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
+
+// out[c*4 + i] = dot(row i, column c) for rows x, x + stride, .. x + 3 stride and ncols (1 or 2)
+// columns y, y + ldy: the few-column path of mul_mat.c (vec_dot.c).
+void ggml_pq_vec_dot_4rows(int type, int64_t n, const uint8_t * x, size_t stride, const float * lut,
+                           const float * y, int64_t ldy, int ncols, float out[8]);
 
 // Expands to a switch over the seven PQ types calling FN(v, bits, args...) with constants,
 // so each type gets its own specialised copy of an always_inline kernel.

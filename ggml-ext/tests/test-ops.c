@@ -1,6 +1,7 @@
 // The patched ggml ops on PQ weights against the same ops on their dequantized F32 copy:
 // mul_mat (1, 5 and 40 columns: vec_dot and tiled paths), mul_mat_id on a 3-D expert tensor
-// (row scales indexed across experts) and get_rows, with 1 and 3 threads, every PQ type.
+// (row scales indexed across experts) and get_rows, with 1 and 3 threads, every PQ type; and
+// mul_mat results that do not depend on the batch size or the thread count.
 #include "ggml.h"
 #include "ggml-cpu.h"
 #include "ggml-pq.h"
@@ -108,10 +109,56 @@ static void test_type(enum ggml_type type) {
     ggml_free(ctx);
 }
 
+// Batch invariance through the ggml op and its thread pool (issue #6 item 5): batches of 1, 2,
+// 3, 7, 64, 65 and 512 columns, column c the same vector in all, with 1 and 3 threads; every
+// column must equal, bit for bit, the same column of the 512-column batch on 1 thread.
+static void test_batch_invariance(enum ggml_type type) {
+    const struct ggml_pq_type_info * ti = ggml_pq_get_type((int) type);
+    const int64_t n = 2096 + (16 - ti->blck_size) % 16, rows = 37;  // 3 chunks with a tail; tiles end mid-way
+    static const int64_t cols[] = { 512, 1, 2, 3, 7, 64, 65 };      // the reference first
+    struct ggml_init_params ip = { 96u << 20, NULL, false };
+    struct ggml_context * ctx = ggml_init(ip);
+    struct ggml_tensor * wq = ggml_new_tensor_2d(ctx, type, n, rows);
+    const size_t lutn = ((size_t) 1 << ti->bits) * ti->v;
+    float * lut = malloc(lutn * sizeof(float));
+    float * scale = malloc(sizeof(float) * rows);
+    for (size_t i = 0; i < lutn; i++) lut[i] = frand();
+    for (int64_t i = 0; i < rows; i++) scale[i] = 0.5f + frand() * 0.25f;
+    for (size_t i = 0; i < ggml_nbytes(wq); i++) ((uint8_t *) wq->data)[i] = (uint8_t) rng();
+    struct ggml_pq_extra extra = { GGML_PQ_EXTRA_MAGIC, (int32_t) type, lut, scale, rows };
+    wq->extra = &extra;
+    float * xs = malloc(sizeof(float) * n * 512), * ref = malloc(sizeof(float) * rows * 512);
+    for (int64_t i = 0; i < n * 512; i++) xs[i] = frand();
+    int bad = 0;
+    for (int threads = 1; threads <= 3; threads += 2) {
+        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+            struct ggml_tensor * x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n, cols[k]);
+            memcpy(x->data, xs, ggml_nbytes(x));
+            struct ggml_tensor * y = ggml_mul_mat(ctx, wq, x);
+            struct ggml_cgraph * gf = ggml_new_graph(ctx);
+            ggml_build_forward_expand(gf, y);
+            ggml_graph_compute_with_ctx(ctx, gf, threads);
+            if (threads == 1 && k == 0) { memcpy(ref, y->data, ggml_nbytes(y)); continue; }
+            int64_t diff = 0;
+            for (int64_t i = 0; i < rows * cols[k]; i++) diff += memcmp((float *) y->data + i, ref + i, sizeof(float)) != 0;
+            if (diff) {
+                fprintf(stderr, "FAIL mul_mat batch invariance %s: %lld columns, %d thread(s): %lld of %lld values "
+                        "differ from the 512-column batch\n", ti->name, (long long) cols[k], threads, (long long) diff,
+                        (long long) (rows * cols[k]));
+                bad++;
+            }
+        }
+    }
+    failures += bad;
+    free(xs); free(ref); free(lut); free(scale);
+    ggml_free(ctx);
+}
+
 int main(void) {
     for (int t = GGML_TYPE_PQ_2X8; t <= GGML_TYPE_PQ_8X16; t++) {
         test_type((enum ggml_type) t);
-        printf("%s: mul_mat, mul_mat_id, get_rows ok\n", ggml_type_name((enum ggml_type) t));
+        test_batch_invariance((enum ggml_type) t);
+        printf("%s: mul_mat, mul_mat_id, get_rows, batch invariance ok\n", ggml_type_name((enum ggml_type) t));
     }
     if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
     printf("ok\n");
