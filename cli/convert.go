@@ -54,10 +54,14 @@ func init() {
 }
 
 func runConvert(c *cli.Context) error {
-	if c.NArg() != 2 {
-		return fmt.Errorf("convert: want IN.gguf OUT.gguf, got %d arguments", c.NArg())
+	args, err := parseTrailingFlags(c) // `convert IN OUT --bpw 4`, as llama-quantize takes flags anywhere
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
 	}
-	in, out := c.Args().Get(0), c.Args().Get(1)
+	if len(args) != 2 {
+		return fmt.Errorf("convert: want IN.gguf OUT.gguf, got %d arguments", len(args))
+	}
+	in, out := args[0], args[1]
 	if _, err := os.Stat(in); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}

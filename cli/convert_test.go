@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -109,6 +110,17 @@ func TestConvertInspectUnpackCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unpack: %v\n%s", err, out)
 	}
+	// Flags after the arguments, as llama-quantize allows: the same bytes.
+	pq2 := filepath.Join(dir, "tiny2.pq.gguf")
+	if out, err := exec.Command(bin, "convert", in, pq2, "-q", "--bpw", "3", "--method", "kmeans").CombinedOutput(); err != nil {
+		t.Fatalf("convert with trailing flags: %v\n%s", err, out)
+	}
+	if a, b := readFile(t, pq), readFile(t, pq2); !bytes.Equal(a, b) {
+		t.Fatal("convert IN OUT --flags and convert --flags IN OUT wrote different files")
+	}
+	if out, err := exec.Command(bin, "unpack", pq, filepath.Join(dir, "u2.gguf"), "--type", "bf16").CombinedOutput(); err == nil || !strings.Contains(string(out), "--type") {
+		t.Fatalf("unpack with a bad trailing --type: %v\n%s", err, out)
+	}
 	out, err = exec.Command(bin, "convert", "--bpw", "0.3", in, filepath.Join(dir, "x.gguf")).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--bpw 0.3") {
 		t.Fatalf("impossible --bpw: %v\n%s", err, out)
@@ -116,4 +128,13 @@ func TestConvertInspectUnpackCLI(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "x.gguf")); err == nil {
 		t.Fatal("impossible --bpw left an output file")
 	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -20,16 +20,20 @@ func init() {
 			&cli.StringFlag{Name: "compare", Usage: "reference GGUF (e.g. the converter's input): also print each tensor's relative RMS error against it and the overall one"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("inspect: want one FILE.gguf, got %d arguments", c.NArg())
+			args, err := parseTrailingFlags(c)
+			if err != nil {
+				return fmt.Errorf("inspect: %w", err)
 			}
-			r, err := converter.Inspect(c.Args().First())
+			if len(args) != 1 {
+				return fmt.Errorf("inspect: want one FILE.gguf, got %d arguments", len(args))
+			}
+			r, err := converter.Inspect(args[0])
 			if err != nil {
 				return fmt.Errorf("inspect: %w", err)
 			}
 			var cmp *converter.Comparison
 			if ref := c.String("compare"); ref != "" {
-				if cmp, err = converter.Compare(ref, c.Args().First()); err != nil {
+				if cmp, err = converter.Compare(ref, args[0]); err != nil {
 					return fmt.Errorf("inspect --compare: %w", err)
 				}
 				for i := range r.Tensors {

@@ -18,8 +18,12 @@ func init() {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return fmt.Errorf("unpack: want IN.gguf OUT.gguf, got %d arguments", c.NArg())
+			args, err := parseTrailingFlags(c)
+			if err != nil {
+				return fmt.Errorf("unpack: %w", err)
+			}
+			if len(args) != 2 {
+				return fmt.Errorf("unpack: want IN.gguf OUT.gguf, got %d arguments", len(args))
 			}
 			ty, ok := gguf.ParseType(c.String("type"))
 			if !ok || (ty != gguf.TypeF32 && ty != gguf.TypeF16 && ty != gguf.TypeQ8_0) {
@@ -28,12 +32,12 @@ func init() {
 			pr := newProgress(c.Bool("quiet"))
 			ctx, stop := withSignalCleanup(c.Context)
 			defer stop()
-			err := converter.Unpack(ctx, c.Args().Get(0), c.Args().Get(1), ty, pr)
+			err = converter.Unpack(ctx, args[0], args[1], ty, pr)
 			pr.Finish()
 			if err != nil {
 				return fmt.Errorf("unpack: %w", err)
 			}
-			fmt.Printf("wrote %s\n", c.Args().Get(1))
+			fmt.Printf("wrote %s\n", args[1])
 			return nil
 		},
 	})
