@@ -27,17 +27,34 @@ func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt
 	if err != nil {
 		return nil, err
 	}
-	a := pre.a
+	err = pre.run(m, progress, func() func(r int) error {
+		sc := newRowScratch(m.Cols, pre.v)
+		return func(r int) error { return assignRow(pre.sr, sc, m, r, pre.cw, pre.a) }
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pre.a, nil
+}
+
+// run assigns every row of m with the row functions newWorker makes (one per
+// work chunk, so each may own scratch buffers), in fixed chunks over
+// o.Threads, then sets the assignment's unweighted RelRMSE, reduced in chunk
+// order. The first row error is returned, naming the tensor.
+func (pre *assignSetup) run(m Matrix, progress Progress, newWorker func() func(r int) error) error {
+	a, per := pre.a, m.Cols/pre.v
 	nc := numChunks(m.Rows, assignRows)
 	errSum := make([]float64, nc)
 	refSum := make([]float64, nc)
 	rowErr := make([]error, nc)
 	report := newReporter(progress, int64(m.Rows))
 	forChunks(m.Rows, assignRows, pre.o.Threads, func(c, lo, hi int) {
-		sc := newRowScratch(m.Cols, pre.v)
-		for r := lo; r < hi && rowErr[c] == nil; r++ {
-			e, ref, err := assignRow(pre.sr, sc, m, r, pre.cw, a)
-			rowErr[c] = err
+		assign := newWorker()
+		for r := lo; r < hi; r++ {
+			if rowErr[c] = assign(r); rowErr[c] != nil {
+				return
+			}
+			e, ref := rowError(pre.lut, pre.v, m.Data[r*m.Cols:(r+1)*m.Cols], a.Indices[r*per:(r+1)*per], scaleOf(a.Scales, r))
 			errSum[c] += e
 			refSum[c] += ref
 		}
@@ -45,11 +62,11 @@ func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt
 	})
 	for _, err := range rowErr {
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
+			return fmt.Errorf("tensor %q: %v", m.Name, err)
 		}
 	}
 	a.RelRMSE = sumsRelRMSE(errSum, refSum)
-	return a, nil
+	return nil
 }
 
 // assignSetup is what Assign and AssignGPTQ check and build before assigning.
@@ -122,19 +139,15 @@ func newRowScratch(cols, v int) *rowScratch {
 	return &rowScratch{x: make([]float32, cols), ids: make([]int32, cols/v), dist: make([]float32, cols/v)}
 }
 
-// assignRow assigns row r and returns the
-// row's unweighted squared error and Σ W².
-// sc holds scratch buffers (newRowScratch).
-func assignRow(sr *searcher, sc *rowScratch, m Matrix, r int, cw []float32, a *Assignment) (float64, float64, error) {
+// assignRow assigns row r (sc holds scratch buffers, newRowScratch) and,
+// with row scales, refits its scale.
+func assignRow(sr *searcher, sc *rowScratch, m Matrix, r int, cw []float32, a *Assignment) error {
 	x := sc.x
 	v := sr.v
 	row := m.Data[r*m.Cols : (r+1)*m.Cols]
 	per := m.Cols / v
 	idx := a.Indices[r*per : (r+1)*per]
-	s := float32(1)
-	if a.Scales != nil {
-		s = a.Scales[r]
-	}
+	s := scaleOf(a.Scales, r)
 	inv := float32(0)
 	if s != 0 {
 		inv = 1 / s
@@ -157,22 +170,11 @@ func assignRow(sr *searcher, sc *rowScratch, m Matrix, r int, cw []float32, a *A
 	if a.Scales != nil {
 		ns, err := refitScale(sr.lut, v, row, idx, cw, s)
 		if err != nil {
-			return 0, 0, fmt.Errorf("row %d: %v", r, err)
+			return fmt.Errorf("row %d: %v", r, err)
 		}
 		a.Scales[r] = ns
-		s = ns
 	}
-	var e, ref float64
-	for j := 0; j < per; j++ {
-		l := sr.lut[int(idx[j])*v : int(idx[j])*v+v]
-		for t := 0; t < v; t++ {
-			wt := float64(row[j*v+t])
-			d := wt - float64(s*l[t])
-			e += d * d
-			ref += wt * wt
-		}
-	}
-	return e, ref, nil
+	return nil
 }
 
 // refitScale returns the f16-rounded weighted least-squares scale

@@ -40,12 +40,7 @@ func AssignGPTQ(tb *format.Table, lut []float32, m Matrix, hess []float64, opt O
 		d := u[c*m.Cols+c]
 		metric[c] = float32(1 / (d * d))
 	}
-	nc := numChunks(m.Rows, assignRows)
-	errSum := make([]float64, nc)
-	refSum := make([]float64, nc)
-	rowErr := make([]error, nc)
-	report := newReporter(progress, int64(m.Rows))
-	forChunks(m.Rows, assignRows, pre.o.Threads, func(c, lo, hi int) {
+	err = pre.run(m, progress, func() func(r int) error {
 		w := make([]float64, m.Cols)
 		x := make([]float32, v)
 		ep := make([]float64, v)
@@ -53,15 +48,12 @@ func AssignGPTQ(tb *format.Table, lut []float32, m Matrix, hess []float64, opt O
 		if pre.sr.tree != nil {
 			q = &kdQuery{}
 		}
-		for r := lo; r < hi && rowErr[c] == nil; r++ {
+		return func(r int) error {
 			row := m.Data[r*m.Cols : (r+1)*m.Cols]
 			idx := a.Indices[r*per : (r+1)*per]
-			s := float32(1)
-			if a.Scales != nil {
-				s = a.Scales[r]
-			}
+			s := scaleOf(a.Scales, r)
 			if s == 0 { // an all-zero row: entry 0 times scale 0
-				continue
+				return nil
 			}
 			for i, wi := range row {
 				w[i] = float64(wi)
@@ -97,25 +89,16 @@ func AssignGPTQ(tb *format.Table, lut []float32, m Matrix, hess []float64, opt O
 			if a.Scales != nil {
 				ns, err := refitScaleH(lut, v, row, idx, hess, s)
 				if err != nil {
-					rowErr[c] = fmt.Errorf("row %d: %v", r, err)
-					break
+					return fmt.Errorf("row %d: %v", r, err)
 				}
 				a.Scales[r] = ns
 			}
+			return nil
 		}
-		for r := lo; r < hi; r++ {
-			e, ref := rowError(lut, v, m.Data[r*m.Cols:(r+1)*m.Cols], a.Indices[r*per:(r+1)*per], scaleOf(a.Scales, r))
-			errSum[c] += e
-			refSum[c] += ref
-		}
-		report.add(int64(hi - lo))
 	})
-	for _, err := range rowErr {
-		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
-		}
+	if err != nil {
+		return nil, err
 	}
-	a.RelRMSE = sumsRelRMSE(errSum, refSum)
 	return a, nil
 }
 
