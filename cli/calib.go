@@ -24,12 +24,11 @@ func calibImatrix(model, text string, nctx, chunks, threads int, quiet bool, cov
 	if err != nil {
 		return nil, nil, fmt.Errorf("--calib-text: %w", err)
 	}
-	return calibStats(model, string(b), text, nctx, chunks, threads, quiet, covMaxCols, covBudget)
+	return calibStats(model, string(b), "--calib-text "+text, nctx, chunks, threads, quiet, covMaxCols, covBudget)
 }
 
-// calibStats is calibImatrix over text already in memory (what names it in messages).
-func calibStats(model, content, what string, nctx, chunks, threads int, quiet bool, covMaxCols int, covBudget int64) (map[string][]float32, map[string][]float64, error) {
-	text := what
+// calibStats is calibImatrix over text already in memory; source names it in messages.
+func calibStats(model, content, source string, nctx, chunks, threads int, quiet bool, covMaxCols int, covBudget int64) (map[string][]float32, map[string][]float64, error) {
 	if nctx < 8 {
 		return nil, nil, fmt.Errorf("--calib-ctx %d: want at least 8 tokens", nctx)
 	}
@@ -40,12 +39,11 @@ func calibStats(model, content, what string, nctx, chunks, threads int, quiet bo
 	pr.SetLabel("imatrix")
 	acc := bridge.NewImatrix()
 	acc.CovMaxCols, acc.CovBudget = covMaxCols, covBudget
-	acc, err := llamasrc.CollectInputStats(model, content, acc, nctx, chunks, threads, func(d, n int) { pr.Chunk("collect", d, n) })
-	if err != nil {
-		return nil, nil, fmt.Errorf("importance matrix of %s over %s: %w", model, text, err)
+	if err := llamasrc.CollectInputStats(model, content, acc, nctx, chunks, threads, func(d, n int) { pr.Chunk("collect", d, n) }); err != nil {
+		return nil, nil, fmt.Errorf("importance matrix of %s over %s: %w", model, source, err)
 	}
 	im, cov := acc.Means(), acc.Covariances()
-	pr.Printf("imatrix: %d tensors from %s (input covariance for %d)", len(im), text, len(cov))
+	pr.Printf("imatrix: %d tensors from %s (input covariance for %d)", len(im), source, len(cov))
 	return im, cov, nil
 }
 

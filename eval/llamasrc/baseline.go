@@ -14,8 +14,8 @@ import (
 // non-overlapping chunks of nctx tokens, each starting with BOS when the
 // vocabulary adds one, at most chunks of them (0: all).
 func CollectImatrix(model, text string, nctx, chunks, threads int, progress func(done, total int)) (map[string][]float32, error) {
-	im, err := CollectInputStats(model, text, bridge.NewImatrix(), nctx, chunks, threads, progress)
-	if err != nil {
+	im := bridge.NewImatrix()
+	if err := CollectInputStats(model, text, im, nctx, chunks, threads, progress); err != nil {
 		return nil, err
 	}
 	return im.Means(), nil
@@ -23,22 +23,22 @@ func CollectImatrix(model, text string, nctx, chunks, threads int, progress func
 
 // CollectInputStats is CollectImatrix into a caller's accumulator, so that
 // one with CovMaxCols set also gathers full input covariances.
-func CollectInputStats(model, text string, im *bridge.Imatrix, nctx, chunks, threads int, progress func(done, total int)) (*bridge.Imatrix, error) {
+func CollectInputStats(model, text string, im *bridge.Imatrix, nctx, chunks, threads int, progress func(done, total int)) error {
 	s, err := Open(model, nctx, threads)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer s.Close()
 	toks, err := s.Tokenize(text)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	n := len(toks) / nctx
 	if chunks > 0 {
 		n = min(n, chunks)
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("calibration text has %d tokens, fewer than one chunk of %d", len(toks), nctx)
+		return fmt.Errorf("calibration text has %d tokens, fewer than one chunk of %d", len(toks), nctx)
 	}
 	for c := 0; c < n; c++ {
 		chunk := append([]int32(nil), toks[c*nctx:(c+1)*nctx]...)
@@ -46,13 +46,13 @@ func CollectInputStats(model, text string, im *bridge.Imatrix, nctx, chunks, thr
 			chunk[0] = s.bos
 		}
 		if err := s.c.CollectImatrix(chunk, im); err != nil {
-			return nil, fmt.Errorf("imatrix chunk %d: %w", c+1, err)
+			return fmt.Errorf("imatrix chunk %d: %w", c+1, err)
 		}
 		if progress != nil {
 			progress(c+1, n)
 		}
 	}
-	return im, nil
+	return nil
 }
 
 // QuantizeFile is one stock llama.cpp quantization and what it produced.
