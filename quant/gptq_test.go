@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"github.com/pocketgguf/pocketgguf/format"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -79,14 +80,7 @@ func TestAssignGPTQLowersOutputError(t *testing.T) {
 	xTest, _ := correlatedInputs(512, cols, 1, 2) // same mixing, fresh draws
 	for _, rs := range []bool{false, true} {
 		opt := Options{V: 4, K: 64, RowScale: rs, Seed: 3}
-		s, err := Sample(m, nil, opt, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, err := Train(s, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tb := trainTable(t, m, opt)
 		lut := tb.BuildLUT(64)
 		plain, err := Assign(tb, lut, m, diag(h, cols), opt, nil) // imatrix-weighted
 		if err != nil {
@@ -121,11 +115,7 @@ func TestAssignGPTQDeterministicAcrossThreads(t *testing.T) {
 	m := gaussMatrix("w", 70, 32, 4)
 	_, h := correlatedInputs(512, 32, 2, 1)
 	opt := Options{V: 4, K: 256, RowScale: true, Seed: 1}
-	s, _ := Sample(m, nil, opt, 0)
-	tb, err := Train(s, opt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := trainTable(t, m, opt)
 	var first *Assignment
 	for _, th := range []int{1, 3} {
 		opt.Threads = th
@@ -146,11 +136,7 @@ func TestAssignGPTQDeterministicAcrossThreads(t *testing.T) {
 func TestAssignGPTQRejectsBadCovariance(t *testing.T) {
 	m := gaussMatrix("blk.1.ffn_down.weight", 8, 16, 1)
 	opt := Options{V: 4, K: 16, Seed: 1}
-	s, _ := Sample(m, nil, opt, 0)
-	tb, err := Train(s, opt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := trainTable(t, m, opt)
 	if _, err := AssignGPTQ(tb, nil, m, make([]float64, 15*15), opt, nil); err == nil {
 		t.Error("covariance of the wrong size accepted")
 	}
@@ -216,11 +202,7 @@ func BenchmarkAssignGPTQ(b *testing.B) {
 	m := gaussMatrix("w", n, n, 1)
 	_, h := correlatedInputs(2*n, n, 1, 2)
 	opt := Options{V: 4, K: 256, RowScale: true, Seed: 1}
-	s, _ := Sample(m, nil, opt, 0)
-	tb, err := Train(s, opt, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	tb := trainTable(b, m, opt)
 	lut := tb.BuildLUT(256)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -229,4 +211,18 @@ func BenchmarkAssignGPTQ(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*n)*float64(b.N)/b.Elapsed().Seconds(), "weights/s")
+}
+
+// trainTable samples m and trains a table with opt, failing tb on error.
+func trainTable(tb testing.TB, m Matrix, opt Options) *format.Table {
+	tb.Helper()
+	s, err := Sample(m, nil, opt, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	t, err := Train(s, opt, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t
 }
