@@ -1,11 +1,12 @@
 package quant
 
 import (
-	"github.com/pocketgguf/pocketgguf/format"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/pocketgguf/pocketgguf/format"
 )
 
 // correlatedInputs returns n input rows of width cols whose columns are
