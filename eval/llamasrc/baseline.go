@@ -90,3 +90,33 @@ func QuantizeStock(base, outDir, ftype string, imatrix map[string][]float32, thr
 	}
 	return QuantizeFile{FType: ft, Info: fi}, nil
 }
+
+// TokenChunks tokenizes text with model's vocabulary into at most chunks
+// (0: all) non-overlapping sequences of nctx tokens, each starting with BOS
+// when the vocabulary adds one: the same chunks CollectInputStats reads.
+func TokenChunks(model, text string, nctx, chunks int) ([][]int32, error) {
+	s, err := Open(model, nctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	toks, err := s.Tokenize(text)
+	if err != nil {
+		return nil, err
+	}
+	n := len(toks) / nctx
+	if chunks > 0 {
+		n = min(n, chunks)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("calibration text has %d tokens, fewer than one chunk of %d", len(toks), nctx)
+	}
+	out := make([][]int32, n)
+	for c := range out {
+		out[c] = append([]int32(nil), toks[c*nctx:(c+1)*nctx]...)
+		if s.addBOS {
+			out[c][0] = s.bos
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
+	"github.com/pocketgguf/pocketgguf/finetune"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "finetune",
+		Usage:     "tune a PocketGGUF's codebooks, row scales and norms so its next-token distributions match the original's (llama architecture; sizes unchanged)",
+		ArgsUsage: "ORIGINAL.gguf POCKET.gguf OUT.gguf",
+		Flags: append(finetuneFlags(),
+			&cli.StringFlag{Name: "calib-text", Usage: "text to tune on (default: text sampled from the original, as convert --calib-self)"},
+			&cli.IntFlag{Name: "calib-chunks", Value: 100, Usage: "at most this many chunks of --calib-ctx tokens"},
+			&cli.IntFlag{Name: "calib-ctx", Value: 256, Usage: "tokens per chunk"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the sampled text and of the batch order"},
+			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores; does not change the output"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
+		),
+		Action: runFinetune,
+	})
+}
+
+// finetuneFlags are shared by finetune and convert --finetune.
+func finetuneFlags() []cli.Flag {
+	d := finetune.DefaultOptions()
+	return []cli.Flag{
+		&cli.IntFlag{Name: "finetune-epochs", Value: d.Epochs, Usage: "fine-tuning passes over the calibration chunks"},
+		&cli.Float64Flag{Name: "finetune-lr", Value: d.LR, Usage: "fine-tuning Adam step, relative to each parameter group's RMS"},
+		&cli.IntFlag{Name: "finetune-batch", Value: d.Batch, Usage: "calibration chunks per fine-tuning step"},
+	}
+}
+
+func finetuneOptions(c *cli.Context) (finetune.Options, error) {
+	o := finetune.DefaultOptions()
+	o.Epochs, o.LR, o.Batch = c.Int("finetune-epochs"), c.Float64("finetune-lr"), c.Int("finetune-batch")
+	o.Threads, o.Seed = threadsOf(c), c.Uint64("seed")
+	switch {
+	case o.Epochs < 1:
+		return o, fmt.Errorf("--finetune-epochs %d: want at least 1", o.Epochs)
+	case !(o.LR > 0 && o.LR < 1):
+		return o, fmt.Errorf("--finetune-lr %v: want a step between 0 and 1", o.LR)
+	case o.Batch < 1:
+		return o, fmt.Errorf("--finetune-batch %d: want at least 1", o.Batch)
+	}
+	if !c.Bool("quiet") {
+		o.Log = func(line string) { fmt.Fprintln(os.Stderr, line) }
+	}
+	return o, nil
+}
+
+// finetuneText is the text to tune on: --calib-text's, else sampled from the model.
+func finetuneText(c *cli.Context, model string) (string, error) {
+	if t := c.String("calib-text"); t != "" {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			return "", fmt.Errorf("--calib-text: %w", err)
+		}
+		return string(b), nil
+	}
+	return selfCalibText(model, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), uint32(c.Uint64("seed")), c.Bool("quiet"))
+}
+
+// runFinetuneOn tunes pq against orig on text and writes out.
+func runFinetuneOn(c *cli.Context, orig, pq, out, text string) error {
+	o, err := finetuneOptions(c)
+	if err != nil {
+		return err
+	}
+	seqs, err := llamasrc.TokenChunks(orig, text, c.Int("calib-ctx"), c.Int("calib-chunks"))
+	if err != nil {
+		return fmt.Errorf("fine-tuning text: %w", err)
+	}
+	ctx, stop := withSignalCleanup(c.Context)
+	defer stop()
+	start := time.Now()
+	rep, err := finetune.Run(ctx, orig, pq, out, seqs, o)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("finetune: interrupted; %s not written", out)
+		}
+		return fmt.Errorf("finetune: %w", err)
+	}
+	fmt.Printf("finetune: held-out KL %.4f -> %.4f (epoch %d of %d; %d training, %d held-out chunks), in %s\n",
+		rep.StartKL, rep.BestKL, rep.BestEpoch, o.Epochs, rep.Train, rep.Held, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func runFinetune(c *cli.Context) error {
+	args, err := parseTrailingFlags(c)
+	if err != nil {
+		return fmt.Errorf("finetune: %w", err)
+	}
+	if len(args) != 3 {
+		return fmt.Errorf("finetune: want ORIGINAL.gguf POCKET.gguf OUT.gguf, got %d arguments", len(args))
+	}
+	text, err := finetuneText(c, args[0])
+	if err != nil {
+		return fmt.Errorf("finetune: %w", err)
+	}
+	return runFinetuneOn(c, args[0], args[1], args[2], text)
+}
+
+// threadsOf is --threads, or all cores when unset.
+func threadsOf(c *cli.Context) int {
+	if t := c.Int("threads"); t > 0 {
+		return t
+	}
+	return runtime.NumCPU()
+}

@@ -1,0 +1,128 @@
+package finetune
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/gguf"
+)
+
+// Run fine-tunes the PocketGGUF pqPath against its original origPath on the
+// token sequences seqs and writes the result to outPath (which may be
+// pqPath: the output appears by rename only when everything succeeded).
+// Only values change, never sizes, so the output has pqPath's size exactly.
+func Run(ctx context.Context, origPath, pqPath, outPath string, seqs [][]int32, o Options) (*Report, error) {
+	orig, err := gguf.Open(origPath)
+	if err != nil {
+		return nil, err
+	}
+	defer orig.Close()
+	pq, err := gguf.Open(pqPath)
+	if err != nil {
+		return nil, err
+	}
+	defer pq.Close()
+	c, err := ReadConfig(orig)
+	if err != nil {
+		return nil, err
+	}
+	if c2, err := ReadConfig(pq); err != nil {
+		return nil, err
+	} else if c2 != c {
+		return nil, fmt.Errorf("%s and %s are not the same model shape (%+v vs %+v)", origPath, pqPath, c, c2)
+	}
+	teacher := NewWeights(c, !HasOutput(orig))
+	if err := teacher.Load(orig, nil); err != nil {
+		return nil, err
+	}
+	m, err := loadPQModel(pq, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.tensors) == 0 {
+		return nil, fmt.Errorf("%s has no PQ tensors to fine-tune", pqPath)
+	}
+	rep, err := tune(ctx, c, teacher, m, seqs, o, readStoredAs(pq, m))
+	if err != nil {
+		return nil, err
+	}
+	if err := write(pq, outPath, m, teacher); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// write copies pq to out with the tuned codebooks, scales, norms and the
+// rel_rmse of each PQ tensor against the original weights.
+func write(pq *gguf.File, out string, m *pqModel, teacher *Weights) error {
+	orig := teacher.Named()
+	repl := map[string]gguf.Value{}
+	like := func(key string, x []float32) gguf.Value {
+		v, _ := pq.KV(key)
+		if a, ok := v.Arr(); ok && a.Elem == gguf.ValUint16 {
+			h := make([]uint16, len(x))
+			for i, f := range x {
+				h[i] = gguf.FloatToHalf(f)
+			}
+			return gguf.U16s(h)
+		}
+		return gguf.F32s(x)
+	}
+	for _, tb := range m.tables {
+		if tb.train {
+			repl[format.KeyTableCodebook(tb.name)] = like(format.KeyTableCodebook(tb.name), tb.tb.Codebook)
+		}
+	}
+	for _, t := range m.tensors {
+		if t.scales != nil {
+			repl[format.KeyTensorScale(t.name)] = like(format.KeyTensorScale(t.name), t.scales)
+		}
+		if _, ok := pq.KV(format.KeyTensorRelRMSE(t.name)); ok {
+			repl[format.KeyTensorRelRMSE(t.name)] = gguf.F32(relRMSE(orig[t.name], t.dense))
+		}
+	}
+	kvs := make([]gguf.KV, len(pq.KVs))
+	for i, kv := range pq.KVs {
+		if v, ok := repl[kv.Key]; ok {
+			kv.Value = v
+		}
+		kvs[i] = kv
+	}
+	f, err := gguf.CreateAtomic(out)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	wr, err := gguf.NewWriter(f, kvs, pq.Tensors)
+	if err != nil {
+		return err
+	}
+	named := m.w.Named()
+	norms := map[string]bool{}
+	for _, n := range m.norms {
+		norms[n] = true
+	}
+	for i := range pq.Tensors {
+		t := &pq.Tensors[i]
+		var data []byte
+		if norms[t.Name] {
+			x := named[t.Name]
+			data = make([]byte, 4*len(x))
+			for j, v := range x {
+				binary.LittleEndian.PutUint32(data[4*j:], math.Float32bits(v))
+			}
+		} else if data, err = pq.ReadTensor(t); err != nil {
+			return err
+		}
+		if err := wr.WriteTensor(i, data); err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+	}
+	if err := wr.Finish(kvs); err != nil {
+		return fmt.Errorf("%s: %w", out, err)
+	}
+	return f.Commit()
+}

@@ -1,0 +1,253 @@
+package finetune
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/pocketgguf/pocketgguf/converter"
+	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/gguf"
+)
+
+// pqTable is one table's trainable codebook. Only decoder-free tables
+// (B = 0: LUT = Wo·c + co) are trained; a decoder would need its own backward
+// pass, and the default k-means method never writes one.
+type pqTable struct {
+	name  string
+	tb    *format.Table
+	lut   []float32 // K x V, rebuilt from the codebook after each step
+	gLUT  []float32
+	gCode []float32
+	train bool
+}
+
+// pqTensor rebuilds one PQ weight from its fixed indices, its table and its
+// (trainable) row scales: W[r, j·v+t] = scale[r] · LUT[idx[r, j]][t].
+type pqTensor struct {
+	name       string
+	rows, cols int
+	v          int
+	idx        []uint32
+	table      *pqTable
+	scales     []float32 // nil when the file has none (then 1, not trained)
+	gScales    []float32
+	dense      []float32 // the slice of the model's Weights it is materialized into
+}
+
+// pqModel is what fine-tuning may change in a PocketGGUF: codebooks, row
+// scales and f32 norm weights; everything else is fixed.
+type pqModel struct {
+	w       *Weights
+	tables  []*pqTable
+	tensors []*pqTensor
+	norms   []string // f32 1-D tensors that are trained
+}
+
+// loadPQModel reads a PocketGGUF into dense weights plus its PQ structure.
+func loadPQModel(g *gguf.File, c Config) (*pqModel, error) {
+	tables, tensors, err := converter.ReadPocket(g)
+	if err != nil {
+		return nil, err
+	}
+	w := NewWeights(c, !HasOutput(g))
+	named := w.Named()
+	if err := w.Load(g, func(n string) bool { return tensors[n] != nil }); err != nil {
+		return nil, err
+	}
+	m := &pqModel{w: w}
+	byName := map[string]*pqTable{}
+	for _, n := range sortedKeys(tables) {
+		tb := tables[n]
+		pt := &pqTable{name: n, tb: tb, train: tb.Blocks == 0, gLUT: make([]float32, tb.K*tb.V), gCode: make([]float32, tb.K*tb.Latent)}
+		pt.lut = tb.BuildLUT(tb.K)
+		byName[n] = pt
+		m.tables = append(m.tables, pt)
+	}
+	for _, n := range sortedKeys(tensors) {
+		src := tensors[n]
+		dst, ok := named[n]
+		if !ok {
+			return nil, fmt.Errorf("%s: PQ tensor %q is not a Llama weight fine-tuning knows", g.Path, n)
+		}
+		rows, cols := int(src.Info.Rows()), int(src.Info.Cols())
+		if rows*cols != len(dst) {
+			return nil, fmt.Errorf("%s: tensor %q has %d values, want %d", g.Path, n, rows*cols, len(dst))
+		}
+		raw, err := g.ReadTensor(src.Info)
+		if err != nil {
+			return nil, err
+		}
+		t := &pqTensor{name: n, rows: rows, cols: cols, v: src.Type.V, table: byName[src.Table], dense: dst,
+			idx: make([]uint32, rows*cols/src.Type.V)}
+		rb, per := src.Type.RowBytes(cols), cols/src.Type.V
+		for r := 0; r < rows; r++ {
+			format.UnpackIndices(src.Type, raw[r*rb:(r+1)*rb], t.idx[r*per:(r+1)*per])
+		}
+		for _, id := range t.idx {
+			if int(id) >= t.table.tb.K {
+				return nil, fmt.Errorf("%s: tensor %q: index %d >= K = %d", g.Path, n, id, t.table.tb.K)
+			}
+		}
+		if src.Scales != nil {
+			t.scales = append([]float32(nil), src.Scales...)
+			t.gScales = make([]float32, rows)
+		}
+		m.tensors = append(m.tensors, t)
+	}
+	for _, n := range sortedKeys(named) {
+		if ti, ok := g.Tensor(n); ok && len(ti.Shape) == 1 && ti.Type == gguf.TypeF32 {
+			m.norms = append(m.norms, n)
+		}
+	}
+	m.materialize()
+	return m, nil
+}
+
+// materialize rebuilds every PQ weight from the current tables and scales.
+func (m *pqModel) materialize() {
+	for _, t := range m.tensors {
+		per, v, lut := t.cols/t.v, t.v, t.table.lut
+		for r := 0; r < t.rows; r++ {
+			s := float32(1)
+			if t.scales != nil {
+				s = t.scales[r]
+			}
+			row := t.dense[r*t.cols : (r+1)*t.cols]
+			for j, id := range t.idx[r*per : (r+1)*per] {
+				e := lut[int(id)*v : int(id)*v+v]
+				for k := range e {
+					row[j*v+k] = s * e[k]
+				}
+			}
+		}
+	}
+}
+
+// pullGradients turns the dense gradients g into gradients of the codebooks
+// and scales (the chain rule through the lookup above).
+func (m *pqModel) pullGradients(g *Weights) {
+	named := g.Named()
+	for _, tb := range m.tables {
+		clear(tb.gLUT)
+	}
+	for _, t := range m.tensors {
+		gw, per, v := named[t.name], t.cols/t.v, t.v
+		lut, gl := t.table.lut, t.table.gLUT
+		for r := 0; r < t.rows; r++ {
+			s := float32(1)
+			if t.scales != nil {
+				s = t.scales[r]
+			}
+			grow := gw[r*t.cols : (r+1)*t.cols]
+			var gs float32
+			for j, id := range t.idx[r*per : (r+1)*per] {
+				e, ge, gv := lut[int(id)*v:int(id)*v+v], gl[int(id)*v:int(id)*v+v], grow[j*v:j*v+v]
+				for k := range gv {
+					ge[k] += s * gv[k]
+					gs += gv[k] * e[k]
+				}
+			}
+			if t.scales != nil {
+				t.gScales[r] = gs
+			}
+		}
+	}
+	for _, tb := range m.tables {
+		if !tb.train {
+			continue
+		}
+		// LUT_k = Wo·c_k + co, so ∂c_k = Woᵀ·∂LUT_k.
+		d, v := tb.tb.Latent, tb.tb.V
+		wo := tb.tb.Decoder[:v*d]
+		for k := 0; k < tb.tb.K; k++ {
+			gc := tb.gCode[k*d : (k+1)*d]
+			clear(gc)
+			for i := 0; i < v; i++ {
+				axpy(tb.gLUT[k*v+i], wo[i*d:(i+1)*d], gc)
+			}
+		}
+	}
+}
+
+// refreshLUTs rebuilds each trained table's LUT from its codebook.
+func (m *pqModel) refreshLUTs() {
+	for _, tb := range m.tables {
+		if tb.train {
+			tb.lut = tb.tb.BuildLUT(tb.tb.K)
+		}
+	}
+}
+
+// roundToStored rounds what the file stores as f16 (codebooks, scales) to
+// f16, so that the loss measured is the loss of the file that is written.
+func (m *pqModel) roundToStored(halfCodebook map[string]bool, halfScales map[string]bool) {
+	r := func(xs []float32) {
+		for i, x := range xs {
+			xs[i] = gguf.HalfToFloat(gguf.FloatToHalf(x))
+		}
+	}
+	for _, tb := range m.tables {
+		if tb.train && halfCodebook[tb.name] {
+			r(tb.tb.Codebook)
+		}
+	}
+	for _, t := range m.tensors {
+		if t.scales != nil && halfScales[t.name] {
+			r(t.scales)
+		}
+	}
+	m.refreshLUTs()
+	m.materialize()
+}
+
+// relRMSE is sqrt(Σ(W−Ŵ)²/ΣW²) of a PQ tensor against the original weights.
+func relRMSE(orig, got []float32) float32 {
+	var num, den float64
+	for i, x := range orig {
+		d := float64(x - got[i])
+		num += d * d
+		den += float64(x) * float64(x)
+	}
+	if den == 0 {
+		return 0
+	}
+	return float32(math.Sqrt(num / den))
+}
+
+// snapshot copies what training changes; restore puts it back.
+func (m *pqModel) snapshot() [][]float32 {
+	var s [][]float32
+	for _, x := range m.trainable() {
+		s = append(s, slices.Clone(x))
+	}
+	return s
+}
+
+func (m *pqModel) restore(s [][]float32) {
+	for i, x := range m.trainable() {
+		copy(x, s[i])
+	}
+	m.refreshLUTs()
+	m.materialize()
+}
+
+// trainable lists the parameter slices in a fixed order.
+func (m *pqModel) trainable() [][]float32 {
+	var xs [][]float32
+	for _, tb := range m.tables {
+		if tb.train {
+			xs = append(xs, tb.tb.Codebook)
+		}
+	}
+	for _, t := range m.tensors {
+		if t.scales != nil {
+			xs = append(xs, t.scales)
+		}
+	}
+	named := m.w.Named()
+	for _, n := range m.norms {
+		xs = append(xs, named[n])
+	}
+	return xs
+}

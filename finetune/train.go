@@ -1,0 +1,258 @@
+package finetune
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+
+	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/gguf"
+)
+
+// Options control a fine-tuning run.
+type Options struct {
+	Epochs  int     // passes over the training sequences
+	LR      float64 // Adam step relative to each parameter group's RMS
+	Batch   int     // sequences per step
+	Threads int
+	Seed    uint64
+	Log     func(line string) // one line per epoch; nil: quiet
+}
+
+// DefaultOptions are what `convert --finetune` uses unless told otherwise.
+func DefaultOptions() Options {
+	return Options{Epochs: 8, LR: 3e-3, Batch: 4, Threads: 2, Seed: 1}
+}
+
+// Report says what a run achieved, in mean KL divergence per token on the
+// held-out sequences (the original model is the reference).
+type Report struct {
+	StartKL, BestKL float64
+	BestEpoch       int
+	Train, Held     int // sequences
+	Tokens          int
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string { return slices.Sorted(maps.Keys(m)) }
+
+// tuner is one run's state.
+type tuner struct {
+	c         Config
+	m         *pqModel
+	seqs      [][]int32
+	teacher   [][]float32 // per sequence: T x Vocab log-probabilities of the original
+	lanes     []*Weights  // one gradient per sequence of a step: thread-count-independent sums
+	passes    []map[int]*pass
+	threads   int
+	normGrads map[string][]float32
+}
+
+// parallel runs f(i, worker) for i in [0, n) on the tuner's threads.
+func (tu *tuner) parallel(n int, f func(i, worker int)) {
+	var wg sync.WaitGroup
+	workers := min(tu.threads, n)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				f(i, w)
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+func (tu *tuner) pass(worker, T int) *pass {
+	p := tu.passes[worker][T]
+	if p == nil {
+		p = newPass(tu.c, T)
+		tu.passes[worker][T] = p
+	}
+	return p
+}
+
+// heldKL is the mean per-token KL of the current model on sequences ids.
+func (tu *tuner) heldKL(ids []int) float64 {
+	kl := make([]float64, len(ids))
+	tokens := 0
+	for _, i := range ids {
+		tokens += len(tu.seqs[i])
+	}
+	tu.parallel(len(ids), func(j, w int) {
+		s := tu.seqs[ids[j]]
+		p := tu.pass(w, len(s))
+		p.forward(tu.m.w, s)
+		kl[j] = klGrad(p.logits, tu.teacher[ids[j]], len(s), tu.c.Vocab, 0)
+	})
+	var sum float64
+	for _, x := range kl {
+		sum += x
+	}
+	return sum / float64(tokens)
+}
+
+// step accumulates the gradient of the mean KL over the batch and updates.
+func (tu *tuner) step(batch []int, opt *adam, mult float64) {
+	tokens := 0
+	for _, i := range batch {
+		tokens += len(tu.seqs[i])
+	}
+	scale := float32(1 / float64(tokens))
+	tu.parallel(len(batch), func(j, w int) {
+		s := tu.seqs[batch[j]]
+		g := tu.lanes[j]
+		for _, x := range g.Named() {
+			clear(x)
+		}
+		p := tu.pass(w, len(s))
+		p.forward(tu.m.w, s)
+		klGrad(p.logits, tu.teacher[batch[j]], len(s), tu.c.Vocab, scale)
+		p.backward(tu.m.w, g, s)
+	})
+	total := tu.lanes[0]
+	for _, g := range tu.lanes[1:len(batch)] {
+		dst, src := total.Named(), g.Named()
+		for n, x := range dst {
+			if n == "output.weight" && &total.Output[0] == &total.Embd[0] {
+				continue // tied: already summed as token_embd
+			}
+			axpy(1, src[n], x)
+		}
+	}
+	tu.m.pullGradients(total)
+	named := total.Named()
+	for _, n := range tu.m.norms {
+		copy(tu.normGrads[n], named[n])
+	}
+	opt.update(mult)
+	tu.m.refreshLUTs()
+	tu.m.materialize()
+}
+
+// tune fine-tunes m against the teacher on seqs and leaves m at its best state.
+func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]int32, o Options, stored storedAs) (*Report, error) {
+	if len(seqs) == 0 {
+		return nil, fmt.Errorf("fine-tuning needs at least one token sequence")
+	}
+	for si, s := range seqs {
+		if len(s) < 2 {
+			return nil, fmt.Errorf("fine-tuning sequence %d has %d tokens (want at least 2)", si, len(s))
+		}
+		for _, t := range s {
+			if t < 0 || int(t) >= c.Vocab {
+				return nil, fmt.Errorf("fine-tuning sequence %d: token %d outside the vocabulary of %d", si, t, c.Vocab)
+			}
+		}
+	}
+	o.Batch = max(1, o.Batch)
+	tu := &tuner{c: c, m: m, seqs: seqs, threads: max(1, o.Threads), teacher: make([][]float32, len(seqs))}
+	tu.passes = make([]map[int]*pass, tu.threads)
+	for i := range tu.passes {
+		tu.passes[i] = map[int]*pass{}
+	}
+	tied := &m.w.Output[0] == &m.w.Embd[0]
+	for range o.Batch {
+		tu.lanes = append(tu.lanes, NewWeights(c, tied))
+	}
+	tu.parallel(len(seqs), func(i, w int) {
+		p := tu.pass(w, len(seqs[i]))
+		p.forward(teacher, seqs[i])
+		tu.teacher[i] = make([]float32, len(seqs[i])*c.Vocab)
+		logSoftmax(tu.teacher[i], p.logits, len(seqs[i]), c.Vocab)
+	})
+
+	// Every fifth sequence is held out to choose the epoch that is kept.
+	var train, held []int
+	for i := range seqs {
+		if len(seqs) >= 5 && i%5 == 4 {
+			held = append(held, i)
+		} else {
+			train = append(train, i)
+		}
+	}
+	if len(held) == 0 {
+		held = train
+	}
+	rep := &Report{Train: len(train), Held: len(held)}
+	for _, i := range held {
+		rep.Tokens += len(seqs[i])
+	}
+
+	opt := newAdam()
+	for _, tb := range m.tables {
+		if tb.train {
+			opt.add(tb.tb.Codebook, tb.gCode, o.LR)
+		}
+	}
+	for _, t := range m.tensors {
+		if t.scales != nil {
+			opt.add(t.scales, t.gScales, o.LR)
+		}
+	}
+	tu.normGrads = map[string][]float32{}
+	named := m.w.Named()
+	for _, n := range m.norms {
+		tu.normGrads[n] = make([]float32, len(named[n]))
+		opt.add(named[n], tu.normGrads[n], o.LR)
+	}
+
+	m.roundToStored(stored.halfCodebook, stored.halfScales)
+	best := m.snapshot()
+	rep.StartKL = tu.heldKL(held)
+	rep.BestKL = rep.StartKL
+	if o.Log != nil {
+		o.Log(fmt.Sprintf("finetune: %d training and %d held-out sequences; held-out KL %.4f before", len(train), len(held), rep.StartKL))
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
+	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
+	done := 0
+	for e := 1; e <= o.Epochs; e++ {
+		order := slices.Clone(train)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for b := 0; b < len(order); b += o.Batch {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			// Cosine decay of the step size over the run.
+			mult := 0.5 * (1 + math.Cos(math.Pi*float64(done)/float64(steps)))
+			tu.step(order[b:min(b+o.Batch, len(order))], opt, mult)
+			done++
+		}
+		m.roundToStored(stored.halfCodebook, stored.halfScales)
+		kl := tu.heldKL(held)
+		mark := ""
+		if kl < rep.BestKL {
+			rep.BestKL, rep.BestEpoch, best = kl, e, m.snapshot()
+			mark = " (best)"
+		}
+		if o.Log != nil {
+			o.Log(fmt.Sprintf("finetune: epoch %d/%d: held-out KL %.4f%s", e, o.Epochs, kl, mark))
+		}
+	}
+	m.restore(best)
+	return rep, nil
+}
+
+// storedAs says which codebooks and scales the file keeps as f16.
+type storedAs struct{ halfCodebook, halfScales map[string]bool }
+
+func readStoredAs(g *gguf.File, m *pqModel) storedAs {
+	s := storedAs{map[string]bool{}, map[string]bool{}}
+	isHalf := func(key string) bool {
+		v, ok := g.KV(key)
+		a, isArr := v.Arr()
+		return ok && isArr && a.Elem == gguf.ValUint16
+	}
+	for _, tb := range m.tables {
+		s.halfCodebook[tb.name] = isHalf(format.KeyTableCodebook(tb.name))
+	}
+	for _, t := range m.tensors {
+		s.halfScales[t.name] = isHalf(format.KeyTensorScale(t.name))
+	}
+	return s
+}
