@@ -19,12 +19,14 @@ import (
 // stays pure Go; this is the CLI's cgo side, as baseline's collection).
 // With covMaxCols > 0 it also returns the input covariances (mean x·xᵀ) of
 // weights whose input is at most that wide, within covBudget bytes.
-func calibImatrix(model, text string, nctx, chunks, threads int, quiet bool, covMaxCols int, covBudget int64) (map[string][]float32, map[string][]float64, error) {
+// It also returns the text, which --finetune tunes on.
+func calibImatrix(model, text string, nctx, chunks, threads int, quiet bool, covMaxCols int, covBudget int64) (map[string][]float32, map[string][]float64, string, error) {
 	b, err := os.ReadFile(text)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--calib-text: %w", err)
+		return nil, nil, "", fmt.Errorf("--calib-text: %w", err)
 	}
-	return calibStats(model, string(b), "--calib-text "+text, nctx, chunks, threads, quiet, covMaxCols, covBudget)
+	im, cov, err := calibStats(model, string(b), "--calib-text "+text, nctx, chunks, threads, quiet, covMaxCols, covBudget)
+	return im, cov, string(b), err
 }
 
 // calibStats is calibImatrix over text already in memory; source names it in messages.

@@ -23,7 +23,7 @@ func TestCalibTextIsTheImatrix(t *testing.T) {
 	if _, err := os.Stat(model); err != nil {
 		t.Skip("../shared/testdata/models/stories260K.gguf not present")
 	}
-	im, _, err := calibImatrix(model, text, 64, 2, 1, true, 0, 0)
+	im, _, _, err := calibImatrix(model, text, 64, 2, 1, true, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

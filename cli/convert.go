@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -22,7 +23,7 @@ func init() {
 		Name:      "convert",
 		Usage:     "compress a GGUF (f32/f16/bf16, q8_0 with a warning) into a PocketGGUF",
 		ArgsUsage: "IN.gguf OUT.gguf",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.Float64Flag{Name: "bpw", DefaultText: "none: pq_4x8 for every block weight", Usage: "target whole-file bits per weight (every byte counts: indices, tables, scales, copied tensors, metadata); the allocator picks types, K and sharing per tensor"},
 			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8", DefaultText: "allocator's choice with --bpw, else 4"},
 			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits: 8, 12 or 16 (the allocator uses 16 only when asked: 65536-entry tables train slowly)", DefaultText: "allocator's choice with --bpw, else 8"},
@@ -47,8 +48,9 @@ func init() {
 			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, ...)"},
 			&cli.StringFlag{Name: "token-embedding-type", Usage: "type of token_embd.weight: f32, f16, bf16, q8_0 or a PQ type"},
 			&cli.BoolFlag{Name: "resume", Usage: "keep per-table and per-tensor checkpoints in OUT.partial/ and continue an interrupted conversion with the same input and flags (same bytes as an uninterrupted run)"},
+			&cli.BoolFlag{Name: "finetune", Usage: "after converting, tune codebooks, row scales and norms end to end against the input model on the calibration text (llama architecture; implies --calib-self without --calib-text; same size)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
-		},
+		}, finetuneFlags()...),
 		Action: runConvert,
 	})
 }
@@ -77,7 +79,8 @@ func runConvert(c *cli.Context) error {
 		OutputTensorType: c.String("output-tensor-type"), TokenEmbeddingType: c.String("token-embedding-type"),
 		Resume: c.Bool("resume"), Events: pr,
 	}
-	if t := c.String("calib-text"); t != "" || c.Bool("calib-self") {
+	var calibText string // what --finetune tunes on
+	if t := c.String("calib-text"); t != "" || c.Bool("calib-self") || c.Bool("finetune") {
 		if opt.Imatrix != "" {
 			return fmt.Errorf("convert: --imatrix and --calib-text/--calib-self both give an importance matrix; use one")
 		}
@@ -94,11 +97,10 @@ func runConvert(c *cli.Context) error {
 		var cov map[string][]float64
 		var err error
 		if t != "" {
-			im, cov, err = calibImatrix(in, t, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
+			im, cov, calibText, err = calibImatrix(in, t, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
 		} else {
-			var text string
-			if text, err = selfCalibText(in, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), uint32(c.Uint64("seed")), c.Bool("quiet")); err == nil {
-				im, cov, err = calibStats(in, text, "text sampled from the model (--calib-self)", c.Int("calib-ctx"), 0, c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
+			if calibText, err = selfCalibText(in, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), uint32(c.Uint64("seed")), c.Bool("quiet")); err == nil {
+				im, cov, err = calibStats(in, calibText, "text sampled from the model (--calib-self)", c.Int("calib-ctx"), 0, c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
 			}
 		}
 		if err != nil {
@@ -110,13 +112,30 @@ func runConvert(c *cli.Context) error {
 	defer stop()
 	opt.TempCreated = registerTemp
 	start := time.Now()
+	final := out
+	if c.Bool("finetune") {
+		// Convert into a scratch file beside OUT; fine-tuning then writes OUT
+		// itself, so OUT appears only once both steps succeeded.
+		if _, err := finetuneOptions(c); err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		out = filepath.Join(filepath.Dir(final), fmt.Sprintf(".%s.pre-finetune-%d", filepath.Base(final), os.Getpid()))
+		defer os.Remove(out)
+	}
 	res, err := converter.Convert(ctx, in, out, opt)
 	pr.Finish()
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("convert: interrupted; %s not written", out)
+			return fmt.Errorf("convert: interrupted; %s not written", final)
 		}
 		return fmt.Errorf("convert: %w", err)
+	}
+	if out != final {
+		registerTemp(out)
+		if err := runFinetuneOn(ctx, c, in, out, final, calibText); err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		out = final
 	}
 	fmt.Printf("wrote %s: %d bytes, %.3f bits per weight (whole file, %d weights), %.2fx smaller than F16 (%d bytes), %.2fx smaller than the input, in %s\n",
 		out, res.OutputBytes, res.BPW, res.Elements, res.RatioF16(), res.F16Bytes, float64(res.InputBytes)/float64(res.OutputBytes), time.Since(start).Round(time.Millisecond))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -70,7 +71,7 @@ func finetuneText(c *cli.Context, model string) (string, error) {
 }
 
 // runFinetuneOn tunes pq against orig on text and writes out.
-func runFinetuneOn(c *cli.Context, orig, pq, out, text string) error {
+func runFinetuneOn(ctx context.Context, c *cli.Context, orig, pq, out, text string) error {
 	o, err := finetuneOptions(c)
 	if err != nil {
 		return err
@@ -79,8 +80,6 @@ func runFinetuneOn(c *cli.Context, orig, pq, out, text string) error {
 	if err != nil {
 		return fmt.Errorf("fine-tuning text: %w", err)
 	}
-	ctx, stop := withSignalCleanup(c.Context)
-	defer stop()
 	start := time.Now()
 	rep, err := finetune.Run(ctx, orig, pq, out, seqs, o)
 	if err != nil {
@@ -106,7 +105,9 @@ func runFinetune(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("finetune: %w", err)
 	}
-	return runFinetuneOn(c, args[0], args[1], args[2], text)
+	ctx, stop := withSignalCleanup(c.Context)
+	defer stop()
+	return runFinetuneOn(ctx, c, args[0], args[1], args[2], text)
 }
 
 // threadsOf is --threads, or all cores when unset.

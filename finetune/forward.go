@@ -1,6 +1,10 @@
 package finetune
 
-import "math"
+import (
+	"math"
+
+	"github.com/pocketgguf/pocketgguf/gguf"
+)
 
 // pass holds one sequence's activations for the backward pass, reused across
 // sequences of the same length (one pass per worker).
@@ -174,3 +178,21 @@ func (p *pass) forward(w *Weights, tokens []int32) {
 }
 
 func silu(x float32) float32 { return x / (1 + float32(math.Exp(float64(-x)))) }
+
+// Logits runs tokens through w from position 0 and returns every position's
+// logits (T x Vocab): the reference tests hold against llama.cpp's.
+func Logits(c Config, w *Weights, tokens []int32) []float32 {
+	p := newPass(c, len(tokens))
+	p.forward(w, tokens)
+	return p.logits
+}
+
+// LoadModel reads a dense Llama GGUF (f32, f16, bf16 or q8_0 weights).
+func LoadModel(g *gguf.File) (Config, *Weights, error) {
+	c, err := ReadConfig(g)
+	if err != nil {
+		return c, nil, err
+	}
+	w := NewWeights(c, !HasOutput(g))
+	return c, w, w.Load(g, nil)
+}
