@@ -37,18 +37,21 @@ func finetuneFlags() []cli.Flag {
 		&cli.IntFlag{Name: "finetune-epochs", Value: d.Epochs, Usage: "fine-tuning passes over the calibration chunks"},
 		&cli.Float64Flag{Name: "finetune-lr", Value: d.LR, Usage: "fine-tuning Adam step, relative to each parameter group's RMS"},
 		&cli.IntFlag{Name: "finetune-batch", Value: d.Batch, Usage: "calibration chunks per fine-tuning step"},
+		&cli.Float64Flag{Name: "finetune-code-lr", Value: d.CodeLR, Usage: "also move indices (straight-through shadow weights stepped at this rate relative to each tensor's RMS); 0: indices stay"},
 	}
 }
 
 func finetuneOptions(c *cli.Context) (finetune.Options, error) {
 	o := finetune.DefaultOptions()
-	o.Epochs, o.LR, o.Batch = c.Int("finetune-epochs"), c.Float64("finetune-lr"), c.Int("finetune-batch")
+	o.Epochs, o.LR, o.Batch, o.CodeLR = c.Int("finetune-epochs"), c.Float64("finetune-lr"), c.Int("finetune-batch"), c.Float64("finetune-code-lr")
 	o.Threads, o.Seed = threadsOf(c), c.Uint64("seed")
 	switch {
 	case o.Epochs < 1:
 		return o, fmt.Errorf("--finetune-epochs %d: want at least 1", o.Epochs)
 	case !(o.LR > 0 && o.LR < 1):
 		return o, fmt.Errorf("--finetune-lr %v: want a step between 0 and 1", o.LR)
+	case !(o.CodeLR >= 0 && o.CodeLR < 1):
+		return o, fmt.Errorf("--finetune-code-lr %v: want 0 (off) or a step below 1", o.CodeLR)
 	case o.Batch < 1:
 		return o, fmt.Errorf("--finetune-batch %d: want at least 1", o.Batch)
 	}

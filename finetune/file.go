@@ -105,10 +105,16 @@ func write(pq *gguf.File, out string, m *pqModel, teacher *Weights) error {
 	for _, n := range m.norms {
 		norms[n] = true
 	}
+	pqs := map[string]*pqTensor{}
+	for _, t := range m.tensors {
+		pqs[t.name] = t
+	}
 	for i := range pq.Tensors {
 		t := &pq.Tensors[i]
 		var data []byte
-		if norms[t.Name] {
+		if pt := pqs[t.Name]; pt != nil {
+			data = pt.packed()
+		} else if norms[t.Name] {
 			x := named[t.Name]
 			data = make([]byte, 4*len(x))
 			for j, v := range x {

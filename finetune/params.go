@@ -26,9 +26,11 @@ type pqTable struct {
 // (trainable) row scales: W[r, j·v+t] = scale[r] · LUT[idx[r, j]][t].
 type pqTensor struct {
 	name       string
+	ty         format.PQType
 	rows, cols int
 	v          int
 	idx        []uint32
+	shadow     []float32 // continuous weights the indices follow (Options.CodeLR > 0)
 	table      *pqTable
 	scales     []float32 // nil when the file has none (then 1, not trained)
 	gScales    []float32
@@ -78,7 +80,7 @@ func loadPQModel(g *gguf.File, c Config) (*pqModel, error) {
 		if err != nil {
 			return nil, err
 		}
-		t := &pqTensor{name: n, rows: rows, cols: cols, v: src.Type.V, table: byName[src.Table], dense: dst,
+		t := &pqTensor{name: n, ty: src.Type, rows: rows, cols: cols, v: src.Type.V, table: byName[src.Table], dense: dst,
 			idx: make([]uint32, rows*cols/src.Type.V)}
 		rb, per := src.Type.RowBytes(cols), cols/src.Type.V
 		for r := 0; r < rows; r++ {
@@ -215,21 +217,79 @@ func relRMSE(orig, got []float32) float32 {
 	return float32(math.Sqrt(num / den))
 }
 
-// snapshot copies what training changes; restore puts it back.
-func (m *pqModel) snapshot() [][]float32 {
-	var s [][]float32
+// state is a copy of what training changes.
+type state struct {
+	params [][]float32
+	idx    [][]uint32
+}
+
+func (m *pqModel) snapshot() state {
+	var s state
 	for _, x := range m.trainable() {
-		s = append(s, slices.Clone(x))
+		s.params = append(s.params, slices.Clone(x))
+	}
+	for _, t := range m.tensors {
+		s.idx = append(s.idx, slices.Clone(t.idx))
 	}
 	return s
 }
 
-func (m *pqModel) restore(s [][]float32) {
+func (m *pqModel) restore(s state) {
 	for i, x := range m.trainable() {
-		copy(x, s[i])
+		copy(x, s.params[i])
+	}
+	for i, t := range m.tensors {
+		copy(t.idx, s.idx[i])
 	}
 	m.refreshLUTs()
 	m.materialize()
+}
+
+// reassign points every sub-vector at the LUT entry nearest its shadow
+// weights (divided by the row scale): the discrete step of straight-through
+// training, so that indices move once the gradient has pushed a weight past
+// the midpoint between two entries. Ties keep the lowest index.
+func (t *pqTensor) reassign() {
+	per, v, lut, K := t.cols/t.v, t.v, t.table.lut, t.table.tb.K
+	x := make([]float32, v)
+	for r := 0; r < t.rows; r++ {
+		s := float32(1)
+		if t.scales != nil {
+			s = t.scales[r]
+		}
+		if s == 0 {
+			continue
+		}
+		for j := 0; j < per; j++ {
+			src := t.shadow[r*t.cols+j*v : r*t.cols+j*v+v]
+			for k := range x {
+				x[k] = src[k] / s
+			}
+			best, bestD := uint32(0), float32(math.Inf(1))
+			for k := 0; k < K; k++ {
+				e := lut[k*v : k*v+v]
+				var d float32
+				for i, xi := range x {
+					dd := xi - e[i]
+					d += dd * dd
+				}
+				if d < bestD {
+					best, bestD = uint32(k), d
+				}
+			}
+			t.idx[r*per+j] = best
+		}
+	}
+}
+
+// packed is the tensor's data: its indices packed row by row.
+func (t *pqTensor) packed() []byte {
+	rb, per := t.ty.RowBytes(t.cols), t.cols/t.v
+	out := make([]byte, t.rows*rb)
+	for r := 0; r < t.rows; r++ {
+		format.PackIndices(t.ty, t.idx[r*per:(r+1)*per], out[r*rb:(r+1)*rb])
+	}
+	return out
 }
 
 // trainable lists the parameter slices in a fixed order.

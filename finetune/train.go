@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/gguf"
@@ -15,9 +16,14 @@ import (
 
 // Options control a fine-tuning run.
 type Options struct {
-	Epochs  int     // passes over the training sequences
-	LR      float64 // Adam step relative to each parameter group's RMS
-	Batch   int     // sequences per step
+	Epochs int     // passes over the training sequences
+	LR     float64 // Adam step relative to each parameter group's RMS
+	Batch  int     // sequences per step
+	// CodeLR > 0 also moves indices: each PQ weight keeps continuous shadow
+	// values, stepped by Adam at CodeLR times the tensor's RMS with the
+	// gradient of the weight it rebuilds, and each sub-vector is re-pointed
+	// at the LUT entry nearest its shadow after every step.
+	CodeLR  float64
 	Threads int
 	Seed    uint64
 	Log     func(line string) // one line per epoch; nil: quiet
@@ -25,7 +31,7 @@ type Options struct {
 
 // DefaultOptions are what `convert --finetune` uses unless told otherwise.
 func DefaultOptions() Options {
-	return Options{Epochs: 8, LR: 3e-3, Batch: 4, Threads: 2, Seed: 1}
+	return Options{Epochs: 10, LR: 1e-2, Batch: 4, Threads: 2, Seed: 1, CodeLR: 1e-2}
 }
 
 // Report says what a run achieved, in mean KL divergence per token on the
@@ -39,6 +45,9 @@ type Report struct {
 
 func sortedKeys[M ~map[string]V, V any](m M) []string { return slices.Sorted(maps.Keys(m)) }
 
+// maxTeacherBytes bounds the original model's log-probabilities kept in memory.
+const maxTeacherBytes = 4 << 30
+
 // tuner is one run's state.
 type tuner struct {
 	c         Config
@@ -49,6 +58,7 @@ type tuner struct {
 	passes    []map[int]*pass
 	threads   int
 	normGrads map[string][]float32
+	codes     bool // indices follow shadow weights
 }
 
 // parallel runs f(i, worker) for i in [0, n) on the tuner's threads.
@@ -131,6 +141,9 @@ func (tu *tuner) step(batch []int, opt *adam, mult float64) {
 	}
 	opt.update(mult)
 	tu.m.refreshLUTs()
+	if tu.codes {
+		tu.parallel(len(tu.m.tensors), func(i, _ int) { tu.m.tensors[i].reassign() })
+	}
 	tu.m.materialize()
 }
 
@@ -150,6 +163,14 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 		}
 	}
 	o.Batch = max(1, o.Batch)
+	tokens := 0
+	for _, s := range seqs {
+		tokens += len(s)
+	}
+	if need := int64(tokens) * int64(c.Vocab) * 4; need > maxTeacherBytes {
+		return nil, fmt.Errorf("fine-tuning on %d tokens would keep %.1f GiB of the original's distributions over %d tokens (limit %d GiB): use fewer or shorter calibration chunks",
+			tokens, float64(need)/(1<<30), c.Vocab, maxTeacherBytes>>30)
+	}
 	tu := &tuner{c: c, m: m, seqs: seqs, threads: max(1, o.Threads), teacher: make([][]float32, len(seqs))}
 	tu.passes = make([]map[int]*pass, tu.threads)
 	for i := range tu.passes {
@@ -201,6 +222,14 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 		opt.add(named[n], tu.normGrads[n], o.LR)
 	}
 
+	if o.CodeLR > 0 {
+		tu.codes = true
+		grads := tu.lanes[0].Named()
+		for _, t := range m.tensors {
+			t.shadow = slices.Clone(t.dense)
+			opt.add(t.shadow, grads[t.name], o.CodeLR)
+		}
+	}
 	m.roundToStored(stored.halfCodebook, stored.halfScales)
 	best := m.snapshot()
 	rep.StartKL = tu.heldKL(held)
@@ -209,6 +238,11 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 		o.Log(fmt.Sprintf("finetune: %d training and %d held-out sequences; held-out KL %.4f before", len(train), len(held), rep.StartKL))
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
+	trainTokens := 0
+	for _, i := range train {
+		trainTokens += len(seqs[i])
+	}
+	start := time.Now()
 	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
 	done := 0
 	for e := 1; e <= o.Epochs; e++ {
@@ -231,7 +265,10 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 			mark = " (best)"
 		}
 		if o.Log != nil {
-			o.Log(fmt.Sprintf("finetune: epoch %d/%d: held-out KL %.4f%s", e, o.Epochs, kl, mark))
+			el := time.Since(start)
+			eta := time.Duration(float64(el) / float64(e) * float64(o.Epochs-e))
+			o.Log(fmt.Sprintf("finetune: epoch %d/%d: held-out KL %.4f%s  [%.0f tokens/s, %s elapsed, ETA %s]", e, o.Epochs, kl, mark,
+				float64(e*trainTokens)/el.Seconds(), el.Round(time.Second), eta.Round(time.Second)))
 		}
 	}
 	m.restore(best)
