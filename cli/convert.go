@@ -115,11 +115,13 @@ func runConvert(c *cli.Context) error {
 	final := out
 	if c.Bool("finetune") {
 		// Convert into a scratch file beside OUT; fine-tuning then writes OUT
-		// itself, so OUT appears only once both steps succeeded.
+		// itself, so OUT appears only once both steps succeeded. The name is
+		// gguf.CreateAtomic's temporary pattern, so a later write to OUT
+		// removes it if this process is killed before it can.
 		if _, err := finetuneOptions(c); err != nil {
 			return fmt.Errorf("convert: %w", err)
 		}
-		out = filepath.Join(filepath.Dir(final), fmt.Sprintf(".%s.pre-finetune-%d", filepath.Base(final), os.Getpid()))
+		out = filepath.Join(filepath.Dir(final), fmt.Sprintf(".%s.tmp-%d-prefinetune", filepath.Base(final), os.Getpid()))
 		defer os.Remove(out)
 	}
 	res, err := converter.Convert(ctx, in, out, opt)
