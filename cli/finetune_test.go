@@ -92,8 +92,8 @@ func TestFinetuneLowersKLD(t *testing.T) {
 	}
 	k0, k1 := res.Models[0].Stats.KLD.Val, res.Models[1].Stats.KLD.Val
 	t.Logf("3 bpw mean KLD: %.3f without, %.3f with --finetune", k0, k1)
-	if k1 >= 0.85*k0 {
-		t.Errorf("--finetune KLD %.3f not 15%% below %.3f", k1, k0)
+	if k1 >= 0.8*k0 {
+		t.Errorf("--finetune KLD %.3f not 20%% below %.3f", k1, k0)
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
 	if len(left) > 0 {

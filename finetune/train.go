@@ -40,7 +40,7 @@ type Report struct {
 	StartKL, BestKL float64
 	BestEpoch       int
 	Train, Held     int // sequences
-	Tokens          int
+	Tokens          int // held-out tokens
 }
 
 func sortedKeys[M ~map[string]V, V any](m M) []string { return slices.Sorted(maps.Keys(m)) }
