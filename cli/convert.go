@@ -70,6 +70,11 @@ func runConvert(c *cli.Context) error {
 	if c.IsSet("bpw") && c.Float64("bpw") <= 0 {
 		return fmt.Errorf("--bpw %v: must be positive", c.Float64("bpw"))
 	}
+	if c.Bool("finetune") {
+		if _, err := finetuneOptions(c); err != nil { // before any calibration work
+			return fmt.Errorf("convert: %w", err)
+		}
+	}
 	pr := newProgress(c.Bool("quiet"))
 	opt := converter.Options{
 		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"),
@@ -118,9 +123,6 @@ func runConvert(c *cli.Context) error {
 		// itself, so OUT appears only once both steps succeeded. The name is
 		// gguf.CreateAtomic's temporary pattern, so a later write to OUT
 		// removes it if this process is killed before it can.
-		if _, err := finetuneOptions(c); err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
 		out = filepath.Join(filepath.Dir(final), fmt.Sprintf(".%s.tmp-%d-prefinetune", filepath.Base(final), os.Getpid()))
 		defer os.Remove(out)
 	}

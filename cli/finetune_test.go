@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pocketgguf/pocketgguf/eval"
@@ -98,5 +99,32 @@ func TestFinetuneLowersKLD(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
 	if len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// Bad fine-tuning flags are refused before any work, naming the flag, and
+// nothing is written.
+func TestFinetuneFlagErrors(t *testing.T) {
+	model := sharedFile(t, "models/stories260K.gguf")
+	out := filepath.Join(t.TempDir(), "out.gguf")
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--finetune", "--finetune-epochs", "0"}, "--finetune-epochs"},
+		{[]string{"--finetune", "--finetune-lr", "2"}, "--finetune-lr"},
+		{[]string{"--finetune", "--finetune-code-lr", "-1"}, "--finetune-code-lr"},
+		{[]string{"--finetune", "--finetune-batch", "0"}, "--finetune-batch"},
+	} {
+		_, err := runCLI(t, append(append([]string{"convert", "-q", "--bpw", "3"}, tc.flags...), model, out)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error naming %s", tc.flags, err, tc.want)
+		}
+		if _, serr := os.Stat(out); serr == nil {
+			t.Fatalf("%v: output written", tc.flags)
+		}
+	}
+	if _, err := runCLI(t, "finetune", "-q", model, model); err == nil || !strings.Contains(err.Error(), "ORIGINAL.gguf POCKET.gguf OUT.gguf") {
+		t.Errorf("finetune with two arguments: got %v", err)
 	}
 }

@@ -25,6 +25,11 @@ func Run(ctx context.Context, origPath, pqPath, outPath string, seqs [][]int32, 
 		return nil, err
 	}
 	defer pq.Close()
+	for i := range orig.Tensors {
+		if _, isPQ := format.LookupPQ(orig.Tensors[i].Type); isPQ {
+			return nil, fmt.Errorf("%s is a PocketGGUF (tensor %q): give the original model first, then the PocketGGUF", origPath, orig.Tensors[i].Name)
+		}
+	}
 	c, err := ReadConfig(orig)
 	if err != nil {
 		return nil, err

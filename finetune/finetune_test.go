@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -149,6 +150,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"no sequences", orig, pq, nil, "at least one token sequence"},
 		{"short sequence", orig, pq, [][]int32{{1}}, "has 1 tokens"},
 		{"not a PocketGGUF", orig, orig, randomSeqs(2, 8, 320), "no PQ tensors"},
+		{"arguments swapped", pq, orig, randomSeqs(2, 8, 320), "give the original model first"},
+		{"not llama", withArch(t, orig, "gpt2"), pq, randomSeqs(2, 8, 320), `architecture "gpt2": fine-tuning supports llama only`},
 		{"missing file", filepath.Join(dir, "nope.gguf"), pq, randomSeqs(2, 8, 320), "nope.gguf"},
 	} {
 		_, err := Run(context.Background(), c.orig, c.pq, out, c.seqs, o)
@@ -159,4 +162,43 @@ func TestRunRefusesBadInput(t *testing.T) {
 			t.Fatalf("%s: %s was written", c.name, out)
 		}
 	}
+}
+
+// withArch copies the GGUF at path with general.architecture set to arch.
+func withArch(t *testing.T, path, arch string) string {
+	t.Helper()
+	g, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	kvs := slices.Clone(g.KVs)
+	for i := range kvs {
+		if kvs[i].Key == "general.architecture" {
+			kvs[i].Value = gguf.Str(arch)
+		}
+	}
+	out := filepath.Join(t.TempDir(), arch+".gguf")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	wr, err := gguf.NewWriter(f, kvs, g.Tensors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range g.Tensors {
+		data, err := g.ReadTensor(&g.Tensors[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wr.WriteTensor(i, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wr.Finish(kvs); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
