@@ -129,6 +129,9 @@ func NewWeights(c Config, tied bool) *Weights {
 	return w
 }
 
+// Tied reports whether the output head is the token embedding itself.
+func (w *Weights) Tied() bool { return &w.Output[0] == &w.Embd[0] }
+
 // Named maps llama.cpp tensor names to the slices that hold them.
 func (w *Weights) Named() map[string][]float32 {
 	m := map[string][]float32{"token_embd.weight": w.Embd, "output_norm.weight": w.OutNorm, "output.weight": w.Output}
@@ -152,7 +155,7 @@ func (w *Weights) Load(g *gguf.File, skip func(name string) bool) error {
 		}
 		t, ok := g.Tensor(name)
 		if !ok {
-			if name == "output.weight" && &w.Output[0] == &w.Embd[0] {
+			if name == "output.weight" && w.Tied() {
 				continue
 			}
 			return fmt.Errorf("%s: tensor %q missing", g.Path, name)

@@ -183,19 +183,19 @@ func (m *pqModel) refreshLUTs() {
 
 // roundToStored rounds what the file stores as f16 (codebooks, scales) to
 // f16, so that the loss measured is the loss of the file that is written.
-func (m *pqModel) roundToStored(halfCodebook map[string]bool, halfScales map[string]bool) {
+func (m *pqModel) roundToStored(stored storedAs) {
 	r := func(xs []float32) {
 		for i, x := range xs {
 			xs[i] = gguf.HalfToFloat(gguf.FloatToHalf(x))
 		}
 	}
 	for _, tb := range m.tables {
-		if tb.train && halfCodebook[tb.name] {
+		if tb.train && stored.halfCodebook[tb.name] {
 			r(tb.tb.Codebook)
 		}
 	}
 	for _, t := range m.tensors {
-		if t.scales != nil && halfScales[t.name] {
+		if t.scales != nil && stored.halfScales[t.name] {
 			r(t.scales)
 		}
 	}

@@ -128,7 +128,7 @@ func (tu *tuner) step(batch []int, opt *adam, mult float64) {
 	for _, g := range tu.lanes[1:len(batch)] {
 		dst, src := total.Named(), g.Named()
 		for n, x := range dst {
-			if n == "output.weight" && &total.Output[0] == &total.Embd[0] {
+			if n == "output.weight" && total.Tied() {
 				continue // tied: already summed as token_embd
 			}
 			axpy(1, src[n], x)
@@ -176,9 +176,8 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 	for i := range tu.passes {
 		tu.passes[i] = map[int]*pass{}
 	}
-	tied := &m.w.Output[0] == &m.w.Embd[0]
 	for range o.Batch {
-		tu.lanes = append(tu.lanes, NewWeights(c, tied))
+		tu.lanes = append(tu.lanes, NewWeights(c, m.w.Tied()))
 	}
 	tu.parallel(len(seqs), func(i, w int) {
 		p := tu.pass(w, len(seqs[i]))
@@ -230,7 +229,7 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 			opt.add(t.shadow, grads[t.name], o.CodeLR)
 		}
 	}
-	m.roundToStored(stored.halfCodebook, stored.halfScales)
+	m.roundToStored(stored)
 	best := m.snapshot()
 	rep.StartKL = tu.heldKL(held)
 	rep.BestKL = rep.StartKL
@@ -257,7 +256,7 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 			tu.step(order[b:min(b+o.Batch, len(order))], opt, mult)
 			done++
 		}
-		m.roundToStored(stored.halfCodebook, stored.halfScales)
+		m.roundToStored(stored)
 		kl := tu.heldKL(held)
 		mark := ""
 		if kl < rep.BestKL {
