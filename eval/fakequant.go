@@ -37,43 +37,37 @@ func fakeQuantize(in, out string, pat *regexp.Regexp, opt quant.Options) (map[st
 		return nil, 0, err
 	}
 	defer g.Close()
-	af, err := gguf.CreateAtomic(out)
-	if err != nil {
-		return nil, 0, err
+	matched := false
+	for i := range g.Tensors {
+		matched = matched || (pat.MatchString(g.Tensors[i].Name) && len(g.Tensors[i].Shape) == 2)
 	}
-	defer af.Abort()
-	wr, err := gguf.NewWriter(af, g.KVs, g.Tensors)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", out, err)
+	if !matched {
+		return nil, 0, fmt.Errorf("%s: no 2-D tensor matches %q", in, pat)
 	}
 	errs := map[string]float64{}
 	size := g.Size
-	for i := range g.Tensors {
+	err = gguf.Rewrite(g, out, g.KVs, func(i int) ([]byte, error) {
 		t := &g.Tensors[i]
+		if !pat.MatchString(t.Name) || len(t.Shape) != 2 {
+			return nil, nil // copied
+		}
+		if t.Type != gguf.TypeF32 {
+			return nil, fmt.Errorf("%s: tensor %s is %s, want f32", in, t.Name, gguf.TypeName(t.Type))
+		}
 		data, err := g.ReadTensor(t)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: tensor %s: %w", in, t.Name, err)
+			return nil, err
 		}
-		if pat.MatchString(t.Name) && len(t.Shape) == 2 {
-			if t.Type != gguf.TypeF32 {
-				return nil, 0, fmt.Errorf("%s: tensor %s is %s, want f32", in, t.Name, gguf.TypeName(t.Type))
-			}
-			if data, errs[t.Name], err = reconstruct(t, data, opt); err != nil {
-				return nil, 0, err
-			}
-			size += pqBytes(t, opt) - int64(len(data))
+		if data, errs[t.Name], err = reconstruct(t, data, opt); err != nil {
+			return nil, err
 		}
-		if err := wr.WriteTensor(i, data); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", out, err)
-		}
+		size += pqBytes(t, opt) - int64(len(data))
+		return data, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	if len(errs) == 0 {
-		return nil, 0, fmt.Errorf("%s: no 2-D tensor matches %q", in, pat)
-	}
-	if err := wr.Finish(g.KVs); err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", out, err)
-	}
-	return errs, size, af.Commit()
+	return errs, size, nil
 }
 
 // pqBytes is what tensor t would take as PQ under opt (FakeQuantizeSize),

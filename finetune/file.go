@@ -2,9 +2,7 @@ package finetune
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
 
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/gguf"
@@ -96,15 +94,6 @@ func write(pq *gguf.File, out string, m *pqModel, teacher *Weights) error {
 		}
 		kvs[i] = kv
 	}
-	f, err := gguf.CreateAtomic(out)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	wr, err := gguf.NewWriter(f, kvs, pq.Tensors)
-	if err != nil {
-		return err
-	}
 	named := m.w.Named()
 	norms := map[string]bool{}
 	for _, n := range m.norms {
@@ -114,26 +103,14 @@ func write(pq *gguf.File, out string, m *pqModel, teacher *Weights) error {
 	for _, t := range m.tensors {
 		pqs[t.name] = t
 	}
-	for i := range pq.Tensors {
-		t := &pq.Tensors[i]
-		var data []byte
-		if pt := pqs[t.Name]; pt != nil {
-			data = pt.packed()
-		} else if norms[t.Name] {
-			x := named[t.Name]
-			data = make([]byte, 4*len(x))
-			for j, v := range x {
-				binary.LittleEndian.PutUint32(data[4*j:], math.Float32bits(v))
-			}
-		} else if data, err = pq.ReadTensor(t); err != nil {
-			return err
+	return gguf.Rewrite(pq, out, kvs, func(i int) ([]byte, error) {
+		name := pq.Tensors[i].Name
+		switch {
+		case pqs[name] != nil:
+			return pqs[name].packed(), nil
+		case norms[name]:
+			return gguf.FromFloat32(gguf.TypeF32, named[name])
 		}
-		if err := wr.WriteTensor(i, data); err != nil {
-			return fmt.Errorf("%s: %w", out, err)
-		}
-	}
-	if err := wr.Finish(kvs); err != nil {
-		return fmt.Errorf("%s: %w", out, err)
-	}
-	return f.Commit()
+		return nil, nil
+	})
 }

@@ -179,25 +179,7 @@ func withArch(t *testing.T, path, arch string) string {
 		}
 	}
 	out := filepath.Join(t.TempDir(), arch+".gguf")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	wr, err := gguf.NewWriter(f, kvs, g.Tensors)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range g.Tensors {
-		data, err := g.ReadTensor(&g.Tensors[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := wr.WriteTensor(i, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := wr.Finish(kvs); err != nil {
+	if err := gguf.Rewrite(g, out, kvs, func(int) ([]byte, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -18,35 +18,15 @@ func sharedTestdata(t testing.TB, rel string) string {
 	return p
 }
 
-// rewrite copies every key and tensor of src into a new file through Writer.
+// rewrite copies every key and tensor of src into a new file through Rewrite
+// (and so Writer).
 func rewrite(t *testing.T, src, dst string) {
 	g, err := Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	f, err := CreateAtomic(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Abort()
-	w, err := NewWriter(f, g.KVs, g.Tensors)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range g.Tensors {
-		data, err := g.ReadTensor(&g.Tensors[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WriteTensor(i, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Finish(g.KVs); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Commit(); err != nil {
+	if err := Rewrite(g, dst, g.KVs, func(int) ([]byte, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 }

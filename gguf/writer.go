@@ -266,3 +266,37 @@ func putArray(b *bytes.Buffer, a Array) error {
 	}
 	return nil
 }
+
+// Rewrite writes a copy of g to out (atomically) with the same tensors in
+// the same layout: kvs replaces g's metadata (each value must keep its
+// encoded length when data depends on it; any kvs may be given), and
+// data(i) gives tensor i's new bytes, or nil to copy g's.
+func Rewrite(g *File, out string, kvs []KV, data func(i int) ([]byte, error)) error {
+	f, err := CreateAtomic(out)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	wr, err := NewWriter(f, kvs, g.Tensors)
+	if err != nil {
+		return fmt.Errorf("%s: %w", out, err)
+	}
+	for i := range g.Tensors {
+		b, err := data(i)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			if b, err = g.ReadTensor(&g.Tensors[i]); err != nil {
+				return err
+			}
+		}
+		if err := wr.WriteTensor(i, b); err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+	}
+	if err := wr.Finish(kvs); err != nil {
+		return fmt.Errorf("%s: %w", out, err)
+	}
+	return f.Commit()
+}
