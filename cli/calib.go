@@ -21,12 +21,21 @@ import (
 // weights whose input is at most that wide, within covBudget bytes.
 // It also returns the text, which --finetune tunes on.
 func calibImatrix(model, text string, nctx, chunks, threads int, quiet bool, covMaxCols int, covBudget int64) (map[string][]float32, map[string][]float64, string, error) {
-	b, err := os.ReadFile(text)
+	content, err := readCalibText(text)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("--calib-text: %w", err)
+		return nil, nil, "", err
 	}
-	im, cov, err := calibStats(model, string(b), "--calib-text "+text, nctx, chunks, threads, quiet, covMaxCols, covBudget)
-	return im, cov, string(b), err
+	im, cov, err := calibStats(model, content, "--calib-text "+text, nctx, chunks, threads, quiet, covMaxCols, covBudget)
+	return im, cov, content, err
+}
+
+// readCalibText reads the file --calib-text names.
+func readCalibText(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--calib-text: %w", err)
+	}
+	return string(b), nil
 }
 
 // calibStats is calibImatrix over text already in memory; source names it in messages.

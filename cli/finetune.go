@@ -64,11 +64,7 @@ func finetuneOptions(c *cli.Context) (finetune.Options, error) {
 // finetuneText is the text to tune on: --calib-text's, else sampled from the model.
 func finetuneText(c *cli.Context, model string) (string, error) {
 	if t := c.String("calib-text"); t != "" {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			return "", fmt.Errorf("--calib-text: %w", err)
-		}
-		return string(b), nil
+		return readCalibText(t)
 	}
 	return selfCalibText(model, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), uint32(c.Uint64("seed")), c.Bool("quiet"))
 }
@@ -81,7 +77,7 @@ func runFinetuneOn(ctx context.Context, c *cli.Context, orig, pq, out, text stri
 	}
 	seqs, err := llamasrc.TokenChunks(orig, text, c.Int("calib-ctx"), c.Int("calib-chunks"))
 	if err != nil {
-		return fmt.Errorf("fine-tuning text: %w", err)
+		return fmt.Errorf("fine-tuning text (--calib-text, or sampled by --calib-chunks x --calib-ctx): %w", err)
 	}
 	start := time.Now()
 	rep, err := finetune.Run(ctx, orig, pq, out, seqs, o)

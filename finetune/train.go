@@ -168,7 +168,7 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 		tokens += len(s)
 	}
 	if need := int64(tokens) * int64(c.Vocab) * 4; need > maxTeacherBytes {
-		return nil, fmt.Errorf("fine-tuning on %d tokens would keep %.1f GiB of the original's distributions over %d tokens (limit %d GiB): use fewer or shorter calibration chunks",
+		return nil, fmt.Errorf("fine-tuning on %d tokens would keep %.1f GiB of the original's distributions over its %d-token vocabulary (limit %d GiB): use fewer or shorter calibration chunks (--calib-chunks, --calib-ctx)",
 			tokens, float64(need)/(1<<30), c.Vocab, maxTeacherBytes>>30)
 	}
 	tu := &tuner{c: c, m: m, seqs: seqs, threads: max(1, o.Threads), teacher: make([][]float32, len(seqs))}

@@ -29,27 +29,16 @@ func CollectInputStats(model, text string, im *bridge.Imatrix, nctx, chunks, thr
 		return err
 	}
 	defer s.Close()
-	toks, err := s.Tokenize(text)
+	seqs, err := s.chunks(text, nctx, chunks)
 	if err != nil {
 		return err
 	}
-	n := len(toks) / nctx
-	if chunks > 0 {
-		n = min(n, chunks)
-	}
-	if n == 0 {
-		return fmt.Errorf("calibration text has %d tokens, fewer than one chunk of %d", len(toks), nctx)
-	}
-	for c := 0; c < n; c++ {
-		chunk := append([]int32(nil), toks[c*nctx:(c+1)*nctx]...)
-		if s.addBOS {
-			chunk[0] = s.bos
-		}
+	for c, chunk := range seqs {
 		if err := s.c.CollectImatrix(chunk, im); err != nil {
 			return fmt.Errorf("imatrix chunk %d: %w", c+1, err)
 		}
 		if progress != nil {
-			progress(c+1, n)
+			progress(c+1, len(seqs))
 		}
 	}
 	return nil
@@ -91,15 +80,20 @@ func QuantizeStock(base, outDir, ftype string, imatrix map[string][]float32, thr
 	return QuantizeFile{FType: ft, Info: fi}, nil
 }
 
-// TokenChunks tokenizes text with model's vocabulary into at most chunks
-// (0: all) non-overlapping sequences of nctx tokens, each starting with BOS
-// when the vocabulary adds one: the same chunks CollectInputStats reads.
+// TokenChunks tokenizes text with model's vocabulary into the chunks
+// CollectInputStats reads (Model.chunks), for fine-tuning on the same text.
 func TokenChunks(model, text string, nctx, chunks int) ([][]int32, error) {
 	s, err := Open(model, nctx, 1)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
+	return s.chunks(text, nctx, chunks)
+}
+
+// chunks splits text's tokens into at most chunks (0: all) non-overlapping
+// sequences of nctx tokens, each starting with BOS when the vocabulary adds one.
+func (s *Model) chunks(text string, nctx, chunks int) ([][]int32, error) {
 	toks, err := s.Tokenize(text)
 	if err != nil {
 		return nil, err
