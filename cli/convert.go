@@ -124,6 +124,7 @@ func runConvert(c *cli.Context) error {
 		// gguf.CreateAtomic's temporary pattern, so a later write to OUT
 		// removes it if this process is killed before it can.
 		out = filepath.Join(filepath.Dir(final), fmt.Sprintf(".%s.tmp-%d-prefinetune", filepath.Base(final), os.Getpid()))
+		opt.CheckpointFor = final // --resume keeps OUT.partial/ across runs
 		defer os.Remove(out)
 	}
 	res, err := converter.Convert(ctx, in, out, opt)

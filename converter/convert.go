@@ -204,7 +204,11 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
-		if ck, err = openCheckpoint(out+".partial", fp); err != nil {
+		base := out
+		if opt.CheckpointFor != "" {
+			base = opt.CheckpointFor
+		}
+		if ck, err = openCheckpoint(base+".partial", fp); err != nil {
 			return nil, err
 		}
 	}

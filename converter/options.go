@@ -43,6 +43,10 @@ type Options struct {
 	// Resume keeps per-table and per-tensor checkpoints in OUT.partial/ and
 	// reuses those of an interrupted run with the same input and options.
 	Resume bool
+	// CheckpointFor names the OUT whose OUT.partial/ --resume uses when the
+	// conversion writes elsewhere first (convert --finetune's scratch file,
+	// whose name changes from run to run); empty: OUT itself.
+	CheckpointFor string
 
 	Events Events // progress and messages; nil = silent
 	// TempCreated, when set, is told the temporary output path as soon as it

@@ -132,3 +132,46 @@ func TestResumeRefusesChangedImatrix(t *testing.T) {
 		t.Fatal("test setup: the two imatrix files give the same output")
 	}
 }
+
+// TestResumeCheckpointFor: with CheckpointFor set (convert --finetune writes
+// a scratch file whose name changes each run) the checkpoints live beside
+// that name, so a run into another scratch file resumes from them.
+func TestResumeCheckpointFor(t *testing.T) {
+	dir := t.TempDir()
+	in := tinyModel(t, dir)
+	opt := Options{Seed: 5, Sharing: "tensor", Epochs: 3, CodebookSize: 64}
+	ref := filepath.Join(dir, "ref.gguf")
+	convert(t, in, ref, opt)
+
+	final := filepath.Join(dir, "final.gguf")
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opt
+	o.Resume, o.CheckpointFor, o.Events = true, final, &cancelAfter{n: 5, cancel: cancel}
+	if _, err := Convert(ctx, in, filepath.Join(dir, "scratch-1.gguf"), o); err == nil {
+		t.Fatal("cancelled run succeeded")
+	}
+	if _, err := os.Stat(final + ".partial"); err != nil {
+		t.Fatalf("no checkpoint directory beside %s: %v", final, err)
+	}
+	ev := &cancelAfter{n: -1}
+	o.Events = ev
+	second := filepath.Join(dir, "scratch-2.gguf")
+	if _, err := Convert(context.Background(), in, second, o); err != nil {
+		t.Fatal(err)
+	}
+	reused := 0
+	for _, m := range ev.msgs {
+		if strings.Contains(m, "final.gguf.partial") {
+			reused++
+		}
+	}
+	if reused < 5 {
+		t.Errorf("second run reused %d checkpoints, want the 5 saved", reused)
+	}
+	if !bytes.Equal(fileBytes(t, ref), fileBytes(t, second)) {
+		t.Error("resumed output differs from an uninterrupted conversion")
+	}
+	if _, err := os.Stat(final + ".partial"); err == nil {
+		t.Error("checkpoint directory left after success")
+	}
+}
