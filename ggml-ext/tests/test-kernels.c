@@ -208,7 +208,7 @@ int main(int argc, char ** argv) {
     const int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     printf("ggml-pq kernels: simd=%s%s\n", ggml_pq_simd(), quick ? " (quick: rows up to 4096)" : "");
     test_lut();
-    for (int type = GGML_PQ_TYPE_FIRST; type < GGML_PQ_TYPE_END; type++) {
+    for (int type = GGML_PQ_TYPE_FIRST; type < GGML_PQA_4X8; type++) {  // the PQA types: test-pqa.c
         for (int i = 0; i < (quick ? 3 : 4); i++) test_type(type, lengths[i]);
     }
     if (failures) {
