@@ -1,0 +1,314 @@
+// Additive (PQA) types: activation tables once per column, then table lookups inside vector
+// registers (pshufb on AVX2, tbl on NEON) over codes interleaved by 32 rows. The arithmetic
+// is written down in ggml-pq.h; every function here follows it to the bit.
+#include "pq-impl.h"
+
+#include <limits.h>
+
+struct pqa_shape {
+    int     v, m;        // sub-vector length, codebooks
+    int64_t p;           // codes per row: (n/v)*m
+    int64_t nblk;        // table blocks of GGML_PQA_QB positions
+};
+
+static struct pqa_shape pqa_shape_of(int type, int64_t n) {
+    const struct ggml_pq_type_info * ti = ggml_pq_get_type(type);
+    struct pqa_shape s;
+    s.v = ti->v;
+    s.m = ti->codebooks;
+    s.p = n / ti->v * ti->codebooks;
+    s.nblk = (s.p + GGML_PQA_QB - 1) / GGML_PQA_QB;
+    return s;
+}
+
+size_t ggml_pqa_act_size(int type, int64_t n) {
+    const struct pqa_shape s = pqa_shape_of(type, n);
+    const size_t bytes = (size_t) s.p * 16 + (size_t) (s.nblk + 1) * sizeof(float);
+    return (bytes + 63) & ~(size_t) 63;
+}
+
+// The parts of one column's tables: q[p*16 + k], the block scales, the bias.
+struct pqa_act {
+    const uint8_t * q;
+    const float   * sb;
+    float           bias;
+};
+
+static struct pqa_act pqa_act_of(const struct pqa_shape * s, const void * act) {
+    struct pqa_act a;
+    a.q = (const uint8_t *) act;
+    a.sb = (const float *) (a.q + s->p * 16);
+    a.bias = a.sb[s->nblk];
+    return a;
+}
+
+// ---- activation tables ----
+
+// e[k] = <entry k of codebook m, x_j>: a multiply then fmas in t order (fmaf is exact in every
+// build, so the SIMD versions below reproduce it).
+static void pqa_entries_ref(int v, const float * lutm, const float * xj, float e[16]) {
+    for (int k = 0; k < 16; k++) {
+        float s = lutm[k] * xj[0];
+        for (int t = 1; t < v; t++) s = fmaf(lutm[t*16 + k], xj[t], s);
+        e[k] = s;
+    }
+}
+
+// Quantizes one block's entries (np positions, e[i*16 + k], minima mn[i]) given its range.
+static void pqa_quantize_ref(const float * e, const float * mn, int np, float range, uint8_t * q) {
+    const float inv = range > 0.0f ? 255.0f / range : 0.0f;
+    for (int i = 0; i < np; i++) {
+        for (int k = 0; k < 16; k++) {
+            long r = lrintf((e[i*16 + k] - mn[i]) * inv);
+            q[i*16 + k] = (uint8_t) (r < 0 ? 0 : r > 255 ? 255 : r);
+        }
+    }
+}
+
+typedef void (*pqa_entries_fn)(int v, const float * lutm, const float * xj, float e[16]);
+typedef void (*pqa_quantize_fn)(const float * e, const float * mn, int np, float range, uint8_t * q);
+
+static void pqa_act_build_with(int type, int64_t n, const float * lut, const float * x, void * act,
+                               pqa_entries_fn entries, pqa_quantize_fn quantize) {
+    const struct pqa_shape s = pqa_shape_of(type, n);
+    uint8_t * q = (uint8_t *) act;
+    float * sb = (float *) (q + s.p * 16);
+    float e[GGML_PQA_QB * 16], mn[GGML_PQA_QB];
+    float bias = 0.0f;  // the minima summed in position order
+    for (int64_t b = 0; b < s.nblk; b++) {
+        const int64_t p0 = b * GGML_PQA_QB;
+        const int np = (int) (s.p - p0 < GGML_PQA_QB ? s.p - p0 : GGML_PQA_QB);
+        float range = 0.0f;
+        for (int i = 0; i < np; i++) {
+            const int64_t p = p0 + i, j = p / s.m;
+            const int m = (int) (p % s.m);
+            entries(s.v, lut + (size_t) m * s.v * 16, x + j * s.v, e + i*16);
+            float lo = e[i*16], hi = e[i*16];
+            for (int k = 1; k < 16; k++) {
+                lo = e[i*16 + k] < lo ? e[i*16 + k] : lo;
+                hi = e[i*16 + k] > hi ? e[i*16 + k] : hi;
+            }
+            mn[i] = lo;
+            bias += lo;
+            range = hi - lo > range ? hi - lo : range;
+        }
+        sb[b] = range / 255.0f;
+        quantize(e, mn, np, range, q + p0 * 16);
+    }
+    sb[s.nblk] = bias;
+}
+
+void ggml_pqa_act_build_ref(int type, int64_t n, const float * lut, const float * x, void * act) {
+    pqa_act_build_with(type, n, lut, x, act, pqa_entries_ref, pqa_quantize_ref);
+}
+
+#if defined(GGML_PQ_AVX2)
+static void pqa_entries_avx2(int v, const float * lutm, const float * xj, float e[16]) {
+    __m256 lo = _mm256_mul_ps(_mm256_loadu_ps(lutm), _mm256_set1_ps(xj[0]));
+    __m256 hi = _mm256_mul_ps(_mm256_loadu_ps(lutm + 8), _mm256_set1_ps(xj[0]));
+    for (int t = 1; t < v; t++) {
+        const __m256 xt = _mm256_set1_ps(xj[t]);
+        lo = _mm256_fmadd_ps(_mm256_loadu_ps(lutm + t*16), xt, lo);
+        hi = _mm256_fmadd_ps(_mm256_loadu_ps(lutm + t*16 + 8), xt, hi);
+    }
+    _mm256_storeu_ps(e, lo);
+    _mm256_storeu_ps(e + 8, hi);
+}
+
+static void pqa_quantize_avx2(const float * e, const float * mn, int np, float range, uint8_t * q) {
+    const __m256 inv = _mm256_set1_ps(range > 0.0f ? 255.0f / range : 0.0f);
+    for (int i = 0; i < np; i++) {
+        const __m256 m = _mm256_set1_ps(mn[i]);
+        // cvtps rounds to nearest even, as lrintf in the default rounding mode
+        __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(e + i*16), m), inv));
+        __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(e + i*16 + 8), m), inv));
+        // saturating packs clamp to 0..255 like the reference; fix the lane order of the packs
+        __m256i w = _mm256_packs_epi32(a, b);                 // a0-3 b0-3 | a4-7 b4-7
+        w = _mm256_permute4x64_epi64(w, 0xD8);                // a0-3 a4-7 | b0-3 b4-7
+        __m128i u = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+        _mm_storeu_si128((__m128i *) (q + i*16), u);
+    }
+}
+#define PQA_ENTRIES  pqa_entries_avx2
+#define PQA_QUANTIZE pqa_quantize_avx2
+#elif defined(GGML_PQ_NEON)
+static void pqa_entries_neon(int v, const float * lutm, const float * xj, float e[16]) {
+    float32x4_t a[4];
+    for (int i = 0; i < 4; i++) a[i] = vmulq_n_f32(vld1q_f32(lutm + 4*i), xj[0]);
+    for (int t = 1; t < v; t++) {
+        const float32x4_t xt = vdupq_n_f32(xj[t]);
+        for (int i = 0; i < 4; i++) a[i] = vfmaq_f32(a[i], vld1q_f32(lutm + t*16 + 4*i), xt);
+    }
+    for (int i = 0; i < 4; i++) vst1q_f32(e + 4*i, a[i]);
+}
+
+static void pqa_quantize_neon(const float * e, const float * mn, int np, float range, uint8_t * q) {
+    const float32x4_t inv = vdupq_n_f32(range > 0.0f ? 255.0f / range : 0.0f);
+    for (int i = 0; i < np; i++) {
+        const float32x4_t m = vdupq_n_f32(mn[i]);
+        int32x4_t r[4];
+        for (int k = 0; k < 4; k++) r[k] = vcvtnq_s32_f32(vmulq_f32(vsubq_f32(vld1q_f32(e + i*16 + 4*k), m), inv));
+        const int16x8_t lo = vcombine_s16(vqmovn_s32(r[0]), vqmovn_s32(r[1]));
+        const int16x8_t hi = vcombine_s16(vqmovn_s32(r[2]), vqmovn_s32(r[3]));
+        vst1q_u8(q + i*16, vcombine_u8(vqmovun_s16(lo), vqmovun_s16(hi)));
+    }
+}
+#define PQA_ENTRIES  pqa_entries_neon
+#define PQA_QUANTIZE pqa_quantize_neon
+#else
+#define PQA_ENTRIES  pqa_entries_ref
+#define PQA_QUANTIZE pqa_quantize_ref
+#endif
+
+void ggml_pqa_act_build(int type, int64_t n, const float * lut, const float * x, void * act) {
+    pqa_act_build_with(type, n, lut, x, act, PQA_ENTRIES, PQA_QUANTIZE);
+}
+
+// ---- row sums ----
+
+// One row of the reference (any row: interleaved or tail).
+static float pqa_row_ref(const struct pqa_shape * s, const uint8_t * w, int64_t nrows, int64_t r,
+                         const struct pqa_act * a) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < s->nblk; b++) {
+        const int64_t p0 = b * GGML_PQA_QB, p1 = p0 + GGML_PQA_QB < s->p ? p0 + GGML_PQA_QB : s->p;
+        int32_t sum = 0;
+        for (int64_t p = p0; p < p1; p++) sum += a->q[p*16 + ggml_pqa_code(w, nrows, s->p, r, p)];
+        acc = fmaf(a->sb[b], (float) sum, acc);
+    }
+    return acc + a->bias;
+}
+
+void ggml_pqa_mul_mat_ref(int type, int64_t n, const void * w, int64_t nrows, int64_t r0, int64_t r1,
+                          const float * scale, const void * act, size_t act_stride, int64_t ncols,
+                          float * y, int64_t ldy) {
+    const struct pqa_shape s = pqa_shape_of(type, n);
+    for (int64_t c = 0; c < ncols; c++) {
+        const struct pqa_act a = pqa_act_of(&s, (const uint8_t *) act + c * act_stride);
+        for (int64_t r = r0; r < r1; r++) {
+            y[c*ldy + r] = (scale ? scale[r] : 1.0f) * pqa_row_ref(&s, (const uint8_t *) w, nrows, r, &a);
+        }
+    }
+}
+
+#if defined(GGML_PQ_AVX2)
+// 32 interleaved rows (group codes wg) against one column: out[i] = acc + bias of row i.
+static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const struct pqa_act * a, float out[32]) {
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    __m256 f[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int64_t b = 0; b < s->nblk; b++) {
+        const int64_t p0 = b * GGML_PQA_QB, p1 = p0 + GGML_PQA_QB < s->p ? p0 + GGML_PQA_QB : s->p;
+        // u16 lanes: a0 gets lo + 256 hi bytes (wrapping), a1 the hi bytes alone, so that the
+        // lo-byte sum is a0 - (a1 << 8): three operations per lookup register (FAISS fast-scan)
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t p = p0; p < p1; p += 2) {
+            const __m256i c = _mm256_loadu_si256((const __m256i *) (wg + p*16));  // positions p | p+1
+            const __m256i t = _mm256_loadu_si256((const __m256i *) (a->q + p*16));
+            const __m256i lo = _mm256_shuffle_epi8(t, _mm256_and_si256(c, nib));                       // rows 0..15
+            const __m256i hi = _mm256_shuffle_epi8(t, _mm256_and_si256(_mm256_srli_epi16(c, 4), nib)); // rows 16..31
+            a0 = _mm256_add_epi16(a0, lo);
+            a1 = _mm256_add_epi16(a1, _mm256_srli_epi16(lo, 8));
+            a2 = _mm256_add_epi16(a2, hi);
+            a3 = _mm256_add_epi16(a3, _mm256_srli_epi16(hi, 8));
+        }
+        a0 = _mm256_sub_epi16(a0, _mm256_slli_epi16(a1, 8));  // even rows
+        a2 = _mm256_sub_epi16(a2, _mm256_slli_epi16(a3, 8));
+        // the two 128-bit lanes hold even and odd positions of the same rows: add them
+        const __m128i e0 = _mm_add_epi16(_mm256_castsi256_si128(a0), _mm256_extracti128_si256(a0, 1));
+        const __m128i o0 = _mm_add_epi16(_mm256_castsi256_si128(a1), _mm256_extracti128_si256(a1, 1));
+        const __m128i e1 = _mm_add_epi16(_mm256_castsi256_si128(a2), _mm256_extracti128_si256(a2, 1));
+        const __m128i o1 = _mm_add_epi16(_mm256_castsi256_si128(a3), _mm256_extracti128_si256(a3, 1));
+        const __m128i q[4] = { _mm_unpacklo_epi16(e0, o0), _mm_unpackhi_epi16(e0, o0),
+                               _mm_unpacklo_epi16(e1, o1), _mm_unpackhi_epi16(e1, o1) };
+        const __m256 sb = _mm256_set1_ps(a->sb[b]);
+        for (int i = 0; i < 4; i++) {
+            f[i] = _mm256_fmadd_ps(sb, _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(q[i])), f[i]);
+        }
+    }
+    const __m256 bias = _mm256_set1_ps(a->bias);
+    for (int i = 0; i < 4; i++) _mm256_storeu_ps(out + 8*i, _mm256_add_ps(f[i], bias));
+}
+#define PQA_GROUP32 pqa_group32
+#elif defined(GGML_PQ_NEON)
+static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const struct pqa_act * a, float out[32]) {
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    float32x4_t f[8];
+    for (int i = 0; i < 8; i++) f[i] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < s->nblk; b++) {
+        const int64_t p0 = b * GGML_PQA_QB, p1 = p0 + GGML_PQA_QB < s->p ? p0 + GGML_PQA_QB : s->p;
+        uint16x8_t acc[4] = { vdupq_n_u16(0), vdupq_n_u16(0), vdupq_n_u16(0), vdupq_n_u16(0) };
+        for (int64_t p = p0; p < p1; p++) {
+            const uint8x16_t c = vld1q_u8(wg + p*16);
+            const uint8x16_t t = vld1q_u8(a->q + p*16);
+            const uint8x16_t lo = vqtbl1q_u8(t, vandq_u8(c, nib));  // rows 0..15
+            const uint8x16_t hi = vqtbl1q_u8(t, vshrq_n_u8(c, 4));  // rows 16..31
+            acc[0] = vaddw_u8(acc[0], vget_low_u8(lo));
+            acc[1] = vaddw_high_u8(acc[1], lo);
+            acc[2] = vaddw_u8(acc[2], vget_low_u8(hi));
+            acc[3] = vaddw_high_u8(acc[3], hi);
+        }
+        const float32x4_t sb = vdupq_n_f32(a->sb[b]);
+        for (int i = 0; i < 4; i++) {
+            f[2*i]     = vfmaq_f32(f[2*i],     vcvtq_f32_u32(vmovl_u16(vget_low_u16(acc[i]))), sb);
+            f[2*i + 1] = vfmaq_f32(f[2*i + 1], vcvtq_f32_u32(vmovl_high_u16(acc[i])), sb);
+        }
+    }
+    const float32x4_t bias = vdupq_n_f32(a->bias);
+    for (int i = 0; i < 8; i++) vst1q_f32(out + 4*i, vaddq_f32(f[i], bias));
+}
+#define PQA_GROUP32 pqa_group32
+#endif
+
+// Columns per pass over the codes in the batched path: their tables (P*16 bytes each) stay in
+// L2 while every 32-row group's codes are read once per pass.
+#define PQA_NC 8
+
+void ggml_pqa_mul_mat(int type, int64_t n, const void * w, int64_t nrows, int64_t r0, int64_t r1,
+                      const float * scale, const void * act, size_t act_stride, int64_t ncols,
+                      float * y, int64_t ldy) {
+#if defined(PQA_GROUP32)
+    const struct pqa_shape s = pqa_shape_of(type, n);
+    const int64_t full = nrows / 32 * 32;
+    const int64_t g1 = (r1 < full ? r1 : full);
+    for (int64_t c0 = 0; c0 < ncols; c0 += PQA_NC) {
+        const int64_t c1 = c0 + PQA_NC < ncols ? c0 + PQA_NC : ncols;
+        for (int64_t r = r0; r < g1; r += 32) {
+            const uint8_t * wg = (const uint8_t *) w + (r / 32) * 16 * s.p;
+            for (int64_t c = c0; c < c1; c++) {
+                const struct pqa_act a = pqa_act_of(&s, (const uint8_t *) act + c * act_stride);
+                float out[32];
+                pqa_group32(&s, wg, &a, out);
+                for (int i = 0; i < 32; i++) y[c*ldy + r + i] = (scale ? scale[r + i] : 1.0f) * out[i];
+            }
+        }
+    }
+    // rows after the last group of 32: the reference, whose sums are the same integers
+    const int64_t t0 = r0 > g1 ? r0 : g1;
+    if (t0 < r1) ggml_pqa_mul_mat_ref(type, n, w, nrows, t0, r1, scale, act, act_stride, ncols, y, ldy);
+#else
+    ggml_pqa_mul_mat_ref(type, n, w, nrows, r0, r1, scale, act, act_stride, ncols, y, ldy);
+#endif
+}
+
+// ---- rows as floats ----
+
+void ggml_pqa_dequant_row(int type, int64_t n, const void * w, int64_t nrows, int64_t r,
+                          const float * lut, float scale, float * y) {
+    const struct pqa_shape s = pqa_shape_of(type, n);
+    const uint8_t * x = (const uint8_t *) w;
+    for (int64_t j = 0; j < n / s.v; j++) {
+        for (int t = 0; t < s.v; t++) {
+            float sum = lut[t*16 + ggml_pqa_code(x, nrows, s.p, r, j*s.m)];
+            for (int m = 1; m < s.m; m++) sum += lut[((size_t) m*s.v + t)*16 + ggml_pqa_code(x, nrows, s.p, r, j*s.m + m)];
+            y[j*s.v + t] = scale * sum;
+        }
+    }
+}
+
+void ggml_pqa_get_rows(int type, int64_t n, const void * w, int64_t nrows, const int32_t * rows, int64_t nget,
+                       const float * lut, const float * scale, float * dst, int64_t ldd) {
+    for (int64_t i = 0; i < nget; i++) {
+        const int64_t r = rows[i];
+        ggml_pqa_dequant_row(type, n, w, nrows, r, lut, scale ? scale[r] : 1.0f, dst + i*ldd);
+    }
+}
