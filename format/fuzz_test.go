@@ -16,6 +16,10 @@ func FuzzIndices(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xFF}, 48))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, ty := range PQTypes {
+			if ty.Additive() {
+				fuzzPQA(t, ty, raw)
+				continue
+			}
 			blocks := len(raw) / ty.TypeSize()
 			src := raw[:blocks*ty.TypeSize()]
 			idx := make([]uint32, blocks*ty.VectorsPerBlock())

@@ -20,3 +20,7 @@ func KeyTableDecoderBlocks(table string) string { return "pocket.table." + table
 func KeyTableDecoderHidden(table string) string { return "pocket.table." + table + ".decoder.hidden" }
 func KeyTableDecoder(table string) string       { return "pocket.table." + table + ".decoder" }
 func KeyTableSharing(table string) string       { return "pocket.table." + table + ".sharing" }
+
+// KeyTableCodebooks is written for additive tables only (absent means 1), so
+// files without them keep their version-1 bytes.
+func KeyTableCodebooks(table string) string { return "pocket.table." + table + ".codebooks" }

@@ -6,8 +6,16 @@ package format
 
 import "fmt"
 
-// Version is the value of pocket.version this code reads and writes.
-const Version = 1
+// Version is pocket.version of a file without additive tensors: such files
+// keep the bytes version 1 gave them. VersionAdditive marks a file that holds
+// at least one additive (pqa_*) tensor; readers accept both (KnownVersion).
+const (
+	Version         = 1
+	VersionAdditive = 2
+)
+
+// KnownVersion reports whether this code reads files of pocket.version v.
+func KnownVersion(v uint64) bool { return v == Version || v == VersionAdditive }
 
 // FileTypePQ is general.file_type for a file holding PQ tensors
 // (LLAMA_FTYPE_MOSTLY_PQ in the patched llama.h).
@@ -23,18 +31,33 @@ type PQType struct {
 	Name      string // ggml type name, lower case as ggml prints it
 	V         int    // sub-vector length
 	IndexBits int    // 8, 12 or 16
+	// Codebooks is M: 1 for the plain types; bits/4 for the additive types,
+	// whose sub-vectors are the sum of one 16-entry codebook's entry per
+	// 4-bit code (docs/FORMAT.md, "Additive types").
+	Codebooks int
 }
 
 // PQTypes lists every PQ tensor type, in id order.
 var PQTypes = []PQType{
-	{100, "pq_2x8", 2, 8},
-	{101, "pq_4x8", 4, 8},
-	{102, "pq_4x12", 4, 12},
-	{103, "pq_4x16", 4, 16},
-	{104, "pq_8x8", 8, 8},
-	{105, "pq_8x12", 8, 12},
-	{106, "pq_8x16", 8, 16},
+	{100, "pq_2x8", 2, 8, 1},
+	{101, "pq_4x8", 4, 8, 1},
+	{102, "pq_4x12", 4, 12, 1},
+	{103, "pq_4x16", 4, 16, 1},
+	{104, "pq_8x8", 8, 8, 1},
+	{105, "pq_8x12", 8, 12, 1},
+	{106, "pq_8x16", 8, 16, 1},
+	{107, "pqa_4x8", 4, 8, 2},
+	{108, "pqa_4x12", 4, 12, 3},
+	{109, "pqa_8x8", 8, 8, 2},
+	{110, "pqa_8x12", 8, 12, 3},
+	{111, "pqa_8x16", 8, 16, 4},
 }
+
+// AdditiveK is the size of each codebook of an additive type: a 4-bit code.
+const AdditiveK = 16
+
+// Additive reports whether t stores M 4-bit codes per sub-vector.
+func (t PQType) Additive() bool { return t.Codebooks > 1 }
 
 // VectorsPerBlock is 2 for 12-bit types (two indices share three bytes), else 1.
 func (t PQType) VectorsPerBlock() int {
@@ -50,8 +73,18 @@ func (t PQType) BlockSize() int { return t.V * t.VectorsPerBlock() }
 // TypeSize is the number of bytes in one block.
 func (t PQType) TypeSize() int { return t.IndexBits * t.VectorsPerBlock() / 8 }
 
-// MaxK is the largest codebook a tensor of this type can address.
-func (t PQType) MaxK() int { return 1 << t.IndexBits }
+// MaxK is the largest codebook a tensor of this type can address (per
+// codebook for additive types).
+func (t PQType) MaxK() int {
+	if t.Additive() {
+		return AdditiveK
+	}
+	return 1 << t.IndexBits
+}
+
+// Indices is the size of the index space of one sub-vector: 2^bits (for
+// additive types the product index Σ code_m·16^m, format.ProductLUT).
+func (t PQType) Indices() int { return 1 << t.IndexBits }
 
 // BitsPerWeight counts the indices only.
 func (t PQType) BitsPerWeight() float64 { return float64(t.IndexBits) / float64(t.V) }
@@ -69,14 +102,24 @@ func LookupPQ(id GGMLType) (PQType, bool) {
 	return PQType{}, false
 }
 
-// PQTypeFor returns the PQ type with sub-vector length v and index bits.
+// PQTypeFor returns the plain PQ type with sub-vector length v and index bits.
 func PQTypeFor(v, bits int) (PQType, error) {
 	for _, t := range PQTypes {
-		if t.V == v && t.IndexBits == bits {
+		if t.V == v && t.IndexBits == bits && !t.Additive() {
 			return t, nil
 		}
 	}
 	return PQType{}, fmt.Errorf("no PQ type with vector length %d and %d-bit indices (have v=2 with 8 bits; v=4 or 8 with 8, 12 or 16 bits)", v, bits)
+}
+
+// PQATypeFor returns the additive type with sub-vector length v and m codebooks.
+func PQATypeFor(v, m int) (PQType, error) {
+	for _, t := range PQTypes {
+		if t.V == v && t.Codebooks == m && t.Additive() {
+			return t, nil
+		}
+	}
+	return PQType{}, fmt.Errorf("no additive type with vector length %d and %d codebooks (have v=4 with 2 or 3; v=8 with 2, 3 or 4)", v, m)
 }
 
 // ParsePQType finds a PQ type by its ggml name (for example "pq_4x8").
