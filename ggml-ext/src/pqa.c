@@ -192,11 +192,14 @@ void ggml_pqa_mul_mat_ref(int type, int64_t n, const void * w, int64_t nrows, in
 }
 
 #if defined(GGML_PQ_AVX2)
-// 32 interleaved rows (group codes wg) against one column: out[i] = acc + bias of row i.
-static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const struct pqa_act * a, float out[32]) {
+// 32 interleaved rows (group codes wg) against one column over table blocks [b0, b1):
+// acc[i] (row i's float sum so far) += the blocks' terms, in block order.
+static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const struct pqa_act * a,
+                        int64_t b0, int64_t b1, float acc[32]) {
     const __m256i nib = _mm256_set1_epi8(0x0F);
-    __m256 f[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    for (int64_t b = 0; b < s->nblk; b++) {
+    __m256 f[4];
+    for (int i = 0; i < 4; i++) f[i] = _mm256_loadu_ps(acc + 8*i);
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t p0 = b * GGML_PQA_QB, p1 = p0 + GGML_PQA_QB < s->p ? p0 + GGML_PQA_QB : s->p;
         // u16 lanes: a0 gets lo + 256 hi bytes (wrapping), a1 the hi bytes alone, so that the
         // lo-byte sum is a0 - (a1 << 8): three operations per lookup register (FAISS fast-scan)
@@ -225,16 +228,16 @@ static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const st
             f[i] = _mm256_fmadd_ps(sb, _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(q[i])), f[i]);
         }
     }
-    const __m256 bias = _mm256_set1_ps(a->bias);
-    for (int i = 0; i < 4; i++) _mm256_storeu_ps(out + 8*i, _mm256_add_ps(f[i], bias));
+    for (int i = 0; i < 4; i++) _mm256_storeu_ps(acc + 8*i, f[i]);
 }
 #define PQA_GROUP32 pqa_group32
 #elif defined(GGML_PQ_NEON)
-static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const struct pqa_act * a, float out[32]) {
+static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const struct pqa_act * a,
+                        int64_t b0, int64_t b1, float acc[32]) {
     const uint8x16_t nib = vdupq_n_u8(0x0F);
     float32x4_t f[8];
-    for (int i = 0; i < 8; i++) f[i] = vdupq_n_f32(0.0f);
-    for (int64_t b = 0; b < s->nblk; b++) {
+    for (int i = 0; i < 8; i++) f[i] = vld1q_f32(acc + 4*i);
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t p0 = b * GGML_PQA_QB, p1 = p0 + GGML_PQA_QB < s->p ? p0 + GGML_PQA_QB : s->p;
         uint16x8_t acc[4] = { vdupq_n_u16(0), vdupq_n_u16(0), vdupq_n_u16(0), vdupq_n_u16(0) };
         for (int64_t p = p0; p < p1; p++) {
@@ -253,14 +256,15 @@ static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const st
             f[2*i + 1] = vfmaq_f32(f[2*i + 1], vcvtq_f32_u32(vmovl_high_u16(acc[i])), sb);
         }
     }
-    const float32x4_t bias = vdupq_n_f32(a->bias);
-    for (int i = 0; i < 8; i++) vst1q_f32(out + 4*i, vaddq_f32(f[i], bias));
+    for (int i = 0; i < 8; i++) vst1q_f32(acc + 4*i, f[i]);
 }
 #define PQA_GROUP32 pqa_group32
 #endif
 
-// Columns per pass over the codes in the batched path: their tables (P*16 bytes each) stay in
-// L2 while every 32-row group's codes are read once per pass.
+// Loop tiling (the arithmetic per row and column is fixed; only the visiting order changes):
+// PQA_KB table blocks at a time (4 KiB of a column's tables) so that they stay in L1 while the
+// codes stream past, and PQA_NC columns per pass so that a group's codes are reused from L1.
+#define PQA_KB 4
 #define PQA_NC 8
 
 void ggml_pqa_mul_mat(int type, int64_t n, const void * w, int64_t nrows, int64_t r0, int64_t r1,
@@ -272,14 +276,22 @@ void ggml_pqa_mul_mat(int type, int64_t n, const void * w, int64_t nrows, int64_
     const int64_t g1 = (r1 < full ? r1 : full);
     for (int64_t c0 = 0; c0 < ncols; c0 += PQA_NC) {
         const int64_t c1 = c0 + PQA_NC < ncols ? c0 + PQA_NC : ncols;
-        for (int64_t r = r0; r < g1; r += 32) {
-            const uint8_t * wg = (const uint8_t *) w + (r / 32) * 16 * s.p;
-            for (int64_t c = c0; c < c1; c++) {
-                const struct pqa_act a = pqa_act_of(&s, (const uint8_t *) act + c * act_stride);
-                float out[32];
-                pqa_group32(&s, wg, &a, out);
-                for (int i = 0; i < 32; i++) y[c*ldy + r + i] = (scale ? scale[r + i] : 1.0f) * out[i];
+        for (int64_t c = c0; c < c1; c++) {
+            for (int64_t r = r0; r < g1; r++) y[c*ldy + r] = 0.0f;
+        }
+        for (int64_t b0 = 0; b0 < s.nblk; b0 += PQA_KB) {
+            const int64_t b1 = b0 + PQA_KB < s.nblk ? b0 + PQA_KB : s.nblk;
+            for (int64_t r = r0; r < g1; r += 32) {
+                const uint8_t * wg = (const uint8_t *) w + (r / 32) * 16 * s.p;
+                for (int64_t c = c0; c < c1; c++) {
+                    const struct pqa_act a = pqa_act_of(&s, (const uint8_t *) act + c * act_stride);
+                    pqa_group32(&s, wg, &a, b0, b1, y + c*ldy + r);
+                }
             }
+        }
+        for (int64_t c = c0; c < c1; c++) {
+            const float bias = pqa_act_of(&s, (const uint8_t *) act + c * act_stride).bias;
+            for (int64_t r = r0; r < g1; r++) y[c*ldy + r] = (scale ? scale[r] : 1.0f) * (y[c*ldy + r] + bias);
         }
     }
     // rows after the last group of 32: the reference, whose sums are the same integers
