@@ -45,12 +45,18 @@ static struct pqa_act pqa_act_of(const struct pqa_shape * s, const void * act) {
 // ---- activation tables ----
 
 // e[k] = <entry k of codebook m, x_j>: a multiply then fmas in t order (fmaf is exact in every
-// build, so the SIMD versions below reproduce it).
-static void pqa_entries_ref(int v, const float * lutm, const float * xj, float e[16]) {
+// build, so the SIMD versions below reproduce it), then + 0 so that no entry is -0 and min/max
+// give the same bits in any order; *lo, *hi = their minimum and maximum.
+static void pqa_entries_ref(int v, const float * lutm, const float * xj, float e[16], float * lo, float * hi) {
     for (int k = 0; k < 16; k++) {
         float s = lutm[k] * xj[0];
         for (int t = 1; t < v; t++) s = fmaf(lutm[t*16 + k], xj[t], s);
-        e[k] = s;
+        e[k] = s + 0.0f;
+    }
+    *lo = *hi = e[0];
+    for (int k = 1; k < 16; k++) {
+        *lo = e[k] < *lo ? e[k] : *lo;
+        *hi = e[k] > *hi ? e[k] : *hi;
     }
 }
 
@@ -65,7 +71,7 @@ static void pqa_quantize_ref(const float * e, const float * mn, int np, float ra
     }
 }
 
-typedef void (*pqa_entries_fn)(int v, const float * lutm, const float * xj, float e[16]);
+typedef void (*pqa_entries_fn)(int v, const float * lutm, const float * xj, float e[16], float * lo, float * hi);
 typedef void (*pqa_quantize_fn)(const float * e, const float * mn, int np, float range, uint8_t * q);
 
 static void pqa_act_build_with(int type, int64_t n, const float * lut, const float * x, void * act,
@@ -82,12 +88,8 @@ static void pqa_act_build_with(int type, int64_t n, const float * lut, const flo
         for (int i = 0; i < np; i++) {
             const int64_t p = p0 + i, j = p / s.m;
             const int m = (int) (p % s.m);
-            entries(s.v, lut + (size_t) m * s.v * 16, x + j * s.v, e + i*16);
-            float lo = e[i*16], hi = e[i*16];
-            for (int k = 1; k < 16; k++) {
-                lo = e[i*16 + k] < lo ? e[i*16 + k] : lo;
-                hi = e[i*16 + k] > hi ? e[i*16 + k] : hi;
-            }
+            float lo, hi;
+            entries(s.v, lut + (size_t) m * s.v * 16, x + j * s.v, e + i*16, &lo, &hi);
             mn[i] = lo;
             bias += lo;
             range = hi - lo > range ? hi - lo : range;
@@ -103,16 +105,25 @@ void ggml_pqa_act_build_ref(int type, int64_t n, const float * lut, const float 
 }
 
 #if defined(GGML_PQ_AVX2)
-static void pqa_entries_avx2(int v, const float * lutm, const float * xj, float e[16]) {
-    __m256 lo = _mm256_mul_ps(_mm256_loadu_ps(lutm), _mm256_set1_ps(xj[0]));
-    __m256 hi = _mm256_mul_ps(_mm256_loadu_ps(lutm + 8), _mm256_set1_ps(xj[0]));
+static void pqa_entries_avx2(int v, const float * lutm, const float * xj, float e[16], float * lo, float * hi) {
+    __m256 a = _mm256_mul_ps(_mm256_loadu_ps(lutm), _mm256_set1_ps(xj[0]));
+    __m256 b = _mm256_mul_ps(_mm256_loadu_ps(lutm + 8), _mm256_set1_ps(xj[0]));
     for (int t = 1; t < v; t++) {
         const __m256 xt = _mm256_set1_ps(xj[t]);
-        lo = _mm256_fmadd_ps(_mm256_loadu_ps(lutm + t*16), xt, lo);
-        hi = _mm256_fmadd_ps(_mm256_loadu_ps(lutm + t*16 + 8), xt, hi);
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(lutm + t*16), xt, a);
+        b = _mm256_fmadd_ps(_mm256_loadu_ps(lutm + t*16 + 8), xt, b);
     }
-    _mm256_storeu_ps(e, lo);
-    _mm256_storeu_ps(e + 8, hi);
+    a = _mm256_add_ps(a, _mm256_setzero_ps());
+    b = _mm256_add_ps(b, _mm256_setzero_ps());
+    _mm256_storeu_ps(e, a);
+    _mm256_storeu_ps(e + 8, b);
+    __m256 mn = _mm256_min_ps(a, b), mx = _mm256_max_ps(a, b);
+    __m128 m4 = _mm_min_ps(_mm256_castps256_ps128(mn), _mm256_extractf128_ps(mn, 1));
+    __m128 x4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_min_ps(m4, _mm_movehl_ps(m4, m4));
+    x4 = _mm_max_ps(x4, _mm_movehl_ps(x4, x4));
+    *lo = _mm_cvtss_f32(_mm_min_ss(m4, _mm_movehdup_ps(m4)));
+    *hi = _mm_cvtss_f32(_mm_max_ss(x4, _mm_movehdup_ps(x4)));
 }
 
 static void pqa_quantize_avx2(const float * e, const float * mn, int np, float range, uint8_t * q) {
@@ -132,14 +143,19 @@ static void pqa_quantize_avx2(const float * e, const float * mn, int np, float r
 #define PQA_ENTRIES  pqa_entries_avx2
 #define PQA_QUANTIZE pqa_quantize_avx2
 #elif defined(GGML_PQ_NEON)
-static void pqa_entries_neon(int v, const float * lutm, const float * xj, float e[16]) {
+static void pqa_entries_neon(int v, const float * lutm, const float * xj, float e[16], float * lo, float * hi) {
     float32x4_t a[4];
     for (int i = 0; i < 4; i++) a[i] = vmulq_n_f32(vld1q_f32(lutm + 4*i), xj[0]);
     for (int t = 1; t < v; t++) {
         const float32x4_t xt = vdupq_n_f32(xj[t]);
         for (int i = 0; i < 4; i++) a[i] = vfmaq_f32(a[i], vld1q_f32(lutm + t*16 + 4*i), xt);
     }
-    for (int i = 0; i < 4; i++) vst1q_f32(e + 4*i, a[i]);
+    for (int i = 0; i < 4; i++) {
+        a[i] = vaddq_f32(a[i], vdupq_n_f32(0.0f));
+        vst1q_f32(e + 4*i, a[i]);
+    }
+    *lo = vminvq_f32(vminq_f32(vminq_f32(a[0], a[1]), vminq_f32(a[2], a[3])));
+    *hi = vmaxvq_f32(vmaxq_f32(vmaxq_f32(a[0], a[1]), vmaxq_f32(a[2], a[3])));
 }
 
 static void pqa_quantize_neon(const float * e, const float * mn, int np, float range, uint8_t * q) {
