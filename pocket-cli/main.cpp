@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cerrno>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 #if defined(__linux__)
@@ -58,6 +59,7 @@ void usage(FILE * f, const char * argv0) {
         "usage: %s -m MODEL [options]\n"
         "  -m, --model FILE     GGUF model (PocketGGUF or plain)\n"
         "  -p, --prompt TEXT    prompt (default: \"Once upon a time\")\n"
+        "  -f, --file FILE      read the prompt from FILE\n"
         "  -n, --n-predict N    tokens to generate (default: 64)\n"
         "  -t, --threads N      CPU threads (default: physical cores, %d here)\n"
         "  -c, --ctx-size N     context size (default: 512)\n"
@@ -87,6 +89,13 @@ options parse(int argc, char ** argv) {
         };
         if (a == "-m" || a == "--model") o.model = value();
         else if (a == "-p" || a == "--prompt") o.prompt = value();
+        else if (a == "-f" || a == "--file") {
+            const char * path = value();
+            std::ifstream in(path, std::ios::binary);
+            if (!in) { fprintf(stderr, "pocket-cli: -f: cannot open '%s': %s\n", path, strerror(errno)); exit(2); }
+            o.prompt.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            while (!o.prompt.empty() && (o.prompt.back() == '\n' || o.prompt.back() == '\r')) o.prompt.pop_back();
+        }
         else if (a == "-n" || a == "--n-predict") o.n_predict = (int) parse_int(a.c_str(), value(), 0, 1 << 20);
         else if (a == "-t" || a == "--threads") o.threads = (int) parse_int(a.c_str(), value(), 1, 512);
         else if (a == "-c" || a == "--ctx-size") o.n_ctx = (int) parse_int(a.c_str(), value(), 8, 1 << 20);
@@ -113,6 +122,16 @@ void log_cb(enum ggml_log_level level, const char * text, void *) {
     if (g_verbose || level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
 }
 
+// VmRSS / VmHWM of this process in MiB (Linux; -1 elsewhere): what the model costs in memory.
+double status_mib(const char * key) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.rfind(key, 0) == 0) return std::strtod(line.c_str() + strlen(key) + 1, nullptr) / 1024.0;
+    }
+    return -1.0;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -134,6 +153,7 @@ int main(int argc, char ** argv) {
     llama_model * model = llama_model_load_from_file(o.model.c_str(), mp);
     if (!model) { fprintf(stderr, "pocket-cli: failed to load model '%s' (see the error above)\n", o.model.c_str()); return 1; }
     const double load_s = seconds_since(t_load);
+    const double rss_load = status_mib("VmRSS");
     const llama_vocab * vocab = llama_model_get_vocab(model);
 
     llama_context_params cp = llama_context_default_params();
@@ -183,8 +203,9 @@ int main(int argc, char ** argv) {
     printf("\n");
     char desc[128];
     llama_model_desc(model, desc, sizeof desc);
-    fprintf(stderr, "pocket-cli: %s | load %.2f s | prompt %d tok, %.1f tok/s | generated %d tok, %.1f tok/s | %d threads\n",
-            desc, load_s, n, n / pp_s, n_gen, n_gen / tg_s, o.threads);
+    fprintf(stderr, "pocket-cli: %s | load %.2f s | prompt %d tok, %.1f tok/s | generated %d tok, %.1f tok/s | %d threads"
+                    " | rss after load %.1f MiB, peak %.1f MiB\n",
+            desc, load_s, n, n / pp_s, n_gen, n_gen / tg_s, o.threads, rss_load, status_mib("VmHWM"));
 
     llama_sampler_free(smpl);
     llama_free(ctx);
