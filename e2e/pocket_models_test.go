@@ -10,18 +10,11 @@ import (
 // pocketModels makes a PocketGGUF from the F32 model with `pocketgguf convert`
 // (pq_2x8 everywhere, fixed seed) and its dense twin with `pocketgguf unpack
 // --type f32`, both by the CLI built from this repository. POCKET_E2E_PQ and
-// POCKET_E2E_PQ_REF (paths) replace them with files made elsewhere. Without the
-// convert and unpack commands (branch convert not merged) only the stock model runs.
+// POCKET_E2E_PQ_REF (paths) replace them with files made elsewhere.
 func pocketModels(t testing.TB, f32 string) []testModel {
 	pq, ref := os.Getenv("POCKET_E2E_PQ"), os.Getenv("POCKET_E2E_PQ_REF")
 	if pq == "" || ref == "" {
 		root := repoRoot(t)
-		for _, f := range []string{"convert.go", "unpack.go"} {
-			if _, err := os.Stat(filepath.Join(root, "cli", f)); err != nil {
-				t.Logf("no cli/%s (converter not merged): stock model only", f)
-				return nil
-			}
-		}
 		dir := t.TempDir()
 		bin := filepath.Join(dir, "pocketgguf")
 		run(t, root, "go", "build", "-o", bin, "./cli")

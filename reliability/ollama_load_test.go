@@ -158,7 +158,7 @@ func (s *ollamaServer) generate(model, prompt string, n int) (genResponse, int, 
 // PocketGGUF stories260K, with one slot (OLLAMA_NUM_PARALLEL=1, 49 queued)
 // and with four, all answered with status 200 and done, server up, and every
 // greedy text identical to the same request alone: the PQ kernels add in one
-// order whatever the batch (issue #6 item 5; before, 2-11 of 50 differed).
+// order whatever the batch (before the kernels had one summation order, 2-11 of 50 differed).
 func TestOllama50ConcurrentGenerate(t *testing.T) {
 	bin := patchedOllama(t)
 	stories := testmodels.SharedTestdata("models/stories260K.gguf")

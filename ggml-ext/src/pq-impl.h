@@ -23,7 +23,7 @@
 #define GGML_PQ_NEON 1
 #endif
 
-// ---- One summation order for every product path (issue #6 item 5) ----
+// ---- One summation order for every product path ----
 // Y(r, c) must not depend on how many columns the batch has, nor on how rows are split across
 // threads: a greedy sampler flips on near-ties otherwise. So vec_dot (<= 2 columns) and the
 // tiled mat-mul (decoded tile x micro-kernel) add the products in exactly this order:

@@ -1,4 +1,4 @@
-// Batch invariance (issue #6 item 5): Y(r, c) of ggml_pq_mul_mat must be bitwise the same
+// Batch invariance: Y(r, c) of ggml_pq_mul_mat must be bitwise the same
 // whatever the number of columns in the batch (<= 2 columns take the vec_dot path, more the
 // tiled path) and however the rows are split across threads (the ggml op hands each thread a
 // row range [r0, r1), in multiples of 4). A difference here is what made greedy texts change
