@@ -168,7 +168,7 @@ int main(int argc, char ** argv) {
     llama_model_free(mpa); llama_model_free(mpb); llama_model_free(mta); llama_model_free(mtb);
 
     // refusals, each naming the key or tensor at fault
-    expect_refusal(pa, dir, "version 2", "pocket.version", [](gguf_context * g) { gguf_set_val_u32(g, "pocket.version", 2); });
+    expect_refusal(pa, dir, "version 3", "pocket.version", [](gguf_context * g) { gguf_set_val_u32(g, "pocket.version", 3); });
     expect_refusal(pa, dir, "no version", "pocket.version", [](gguf_context * g) { gguf_remove_key(g, "pocket.version"); });
     expect_refusal(pa, dir, "short codebook", "pocket.table.blk.0.attn_q.weight.codebook", [](gguf_context * g) {
         float x[3] = { 1, 2, 3 };
