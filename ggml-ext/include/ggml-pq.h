@@ -149,7 +149,8 @@ void ggml_pq_mul_mat_ref(int type, int64_t n, const void * w, size_t wstride, in
 //   e[p][k] = sum_t lut[(m*v + t)*16 + k] * x[j*v + t]   (t ascending: a multiply, then fmas)
 //   positions are cut into blocks of GGML_PQA_QB; block b has scale s_b = R_b/255 where
 //   R_b = max over its positions of (max_k e - min_k e), and q[p][k] = round((e - min_k e) * (255/R_b))
-//   as uint8 (nearest even; R_b = 0 gives s_b = 0, q = 0); bias = sum_p min_k e[p][k] in p order.
+//   as uint8 (nearest even; R_b = 0 gives s_b = 0, q = 0); each block's minima summed in p order
+//   give B_b, and bias = sum_b B_b in block order.
 // Row result: Q_b(r) = sum_{p in b} q[p][code(r, p)] (exact integers),
 //   acc = fma(s_b, Q_b, acc) over b ascending from acc = 0, y = scale[r] * (acc + bias).
 // Integer sums are exact in any order, so the SIMD kernels, the scalar reference, the one-column
@@ -162,6 +163,11 @@ size_t ggml_pqa_act_size(int type, int64_t n);
 // Builds one column's activation tables into act (ggml_pqa_act_size bytes, 64-byte aligned).
 void ggml_pqa_act_build    (int type, int64_t n, const float * lut, const float * x, void * act);
 void ggml_pqa_act_build_ref(int type, int64_t n, const float * lut, const float * x, void * act);
+
+// The same for table blocks [b0, b1) only, of ggml_pqa_act_blocks: threads may share one column
+// by splitting its blocks (a column of a 4096-wide row has 32); any split writes the same bytes.
+int64_t ggml_pqa_act_blocks(int type, int64_t n);
+void ggml_pqa_act_build_blocks(int type, int64_t n, const float * lut, const float * x, void * act, int64_t b0, int64_t b1);
 
 // Y[c*ldy + r] = scale[r] * row r . column c for r in [r0, r1), c in [0, ncols), from the columns'
 // activation tables (act + c*act_stride). w is the whole matrix (nrows rows, rowbytes = P/2);

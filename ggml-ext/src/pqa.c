@@ -23,23 +23,28 @@ static struct pqa_shape pqa_shape_of(int type, int64_t n) {
 
 size_t ggml_pqa_act_size(int type, int64_t n) {
     const struct pqa_shape s = pqa_shape_of(type, n);
-    const size_t bytes = (size_t) s.p * 16 + (size_t) (s.nblk + 1) * sizeof(float);
+    const size_t bytes = (size_t) s.p * 16 + (size_t) (2 * s.nblk) * sizeof(float);
     return (bytes + 63) & ~(size_t) 63;
 }
 
-// The parts of one column's tables: q[p*16 + k], the block scales, the bias.
+// The parts of one column's tables: q[p*16 + k], the block scales, and the bias (the sum of the
+// blocks' partial sums of minima, in block order).
 struct pqa_act {
     const uint8_t * q;
-    const float   * sb;
-    float           bias;
+    const float   * sb;   // nblk scales, then nblk partial sums of minima
 };
 
 static struct pqa_act pqa_act_of(const struct pqa_shape * s, const void * act) {
     struct pqa_act a;
     a.q = (const uint8_t *) act;
     a.sb = (const float *) (a.q + s->p * 16);
-    a.bias = a.sb[s->nblk];
     return a;
+}
+
+static float pqa_bias(const struct pqa_shape * s, const struct pqa_act * a) {
+    float bias = 0.0f;
+    for (int64_t b = 0; b < s->nblk; b++) bias += a->sb[s->nblk + b];
+    return bias;
 }
 
 // ---- activation tables ----
@@ -74,14 +79,17 @@ static void pqa_quantize_ref(const float * e, const float * mn, int np, float ra
 typedef void (*pqa_entries_fn)(int v, const float * lutm, const float * xj, float e[16], float * lo, float * hi);
 typedef void (*pqa_quantize_fn)(const float * e, const float * mn, int np, float range, uint8_t * q);
 
+// Blocks [b0, b1) of one column's tables: each block is built from its own positions alone,
+// so any split of the blocks over threads writes the same bytes.
 static void pqa_act_build_with(int type, int64_t n, const float * lut, const float * x, void * act,
-                               pqa_entries_fn entries, pqa_quantize_fn quantize) {
+                               int64_t b0, int64_t b1, pqa_entries_fn entries, pqa_quantize_fn quantize) {
     const struct pqa_shape s = pqa_shape_of(type, n);
     uint8_t * q = (uint8_t *) act;
     float * sb = (float *) (q + s.p * 16);
     float e[GGML_PQA_QB * 16], mn[GGML_PQA_QB];
-    float bias = 0.0f;  // the minima summed in position order
-    for (int64_t b = 0; b < s.nblk; b++) {
+    if (b1 > s.nblk) b1 = s.nblk;
+    for (int64_t b = b0; b < b1; b++) {
+        float bias = 0.0f;  // the block's minima in position order
         const int64_t p0 = b * GGML_PQA_QB;
         const int np = (int) (s.p - p0 < GGML_PQA_QB ? s.p - p0 : GGML_PQA_QB);
         float range = 0.0f;
@@ -95,13 +103,15 @@ static void pqa_act_build_with(int type, int64_t n, const float * lut, const flo
             range = hi - lo > range ? hi - lo : range;
         }
         sb[b] = range / 255.0f;
+        sb[s.nblk + b] = bias;
         quantize(e, mn, np, range, q + p0 * 16);
     }
-    sb[s.nblk] = bias;
 }
 
+int64_t ggml_pqa_act_blocks(int type, int64_t n) { return pqa_shape_of(type, n).nblk; }
+
 void ggml_pqa_act_build_ref(int type, int64_t n, const float * lut, const float * x, void * act) {
-    pqa_act_build_with(type, n, lut, x, act, pqa_entries_ref, pqa_quantize_ref);
+    pqa_act_build_with(type, n, lut, x, act, 0, INT64_MAX, pqa_entries_ref, pqa_quantize_ref);
 }
 
 #if defined(GGML_PQ_AVX2)
@@ -177,7 +187,11 @@ static void pqa_quantize_neon(const float * e, const float * mn, int np, float r
 #endif
 
 void ggml_pqa_act_build(int type, int64_t n, const float * lut, const float * x, void * act) {
-    pqa_act_build_with(type, n, lut, x, act, PQA_ENTRIES, PQA_QUANTIZE);
+    pqa_act_build_with(type, n, lut, x, act, 0, INT64_MAX, PQA_ENTRIES, PQA_QUANTIZE);
+}
+
+void ggml_pqa_act_build_blocks(int type, int64_t n, const float * lut, const float * x, void * act, int64_t b0, int64_t b1) {
+    pqa_act_build_with(type, n, lut, x, act, b0, b1, PQA_ENTRIES, PQA_QUANTIZE);
 }
 
 // ---- row sums ----
@@ -192,7 +206,7 @@ static float pqa_row_ref(const struct pqa_shape * s, const uint8_t * w, int64_t 
         for (int64_t p = p0; p < p1; p++) sum += a->q[p*16 + ggml_pqa_code(w, nrows, s->p, r, p)];
         acc = fmaf(a->sb[b], (float) sum, acc);
     }
-    return acc + a->bias;
+    return acc + pqa_bias(s, a);
 }
 
 void ggml_pqa_mul_mat_ref(int type, int64_t n, const void * w, int64_t nrows, int64_t r0, int64_t r1,
@@ -306,7 +320,8 @@ void ggml_pqa_mul_mat(int type, int64_t n, const void * w, int64_t nrows, int64_
             }
         }
         for (int64_t c = c0; c < c1; c++) {
-            const float bias = pqa_act_of(&s, (const uint8_t *) act + c * act_stride).bias;
+            const struct pqa_act a = pqa_act_of(&s, (const uint8_t *) act + c * act_stride);
+            const float bias = pqa_bias(&s, &a);
             for (int64_t r = r0; r < g1; r++) y[c*ldy + r] = (scale ? scale[r] : 1.0f) * (y[c*ldy + r] + bias);
         }
     }

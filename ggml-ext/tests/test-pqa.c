@@ -117,6 +117,14 @@ dequant_done:;
         ggml_pqa_act_build_ref(type, n, lut, x + c*n, act_ref + c*as);
     }
     CHECK(memcmp(act, act_ref, as * ncols) == 0, "%s n=%lld: activation tables differ from the reference", name, (long long) n);
+    {   // blocks built apart (as threads sharing a column do) give the same bytes
+        const int64_t nb = ggml_pqa_act_blocks(type, n);
+        uint8_t * split = aligned_alloc(64, as);
+        memset(split, 0, as);
+        for (int64_t b0 = 0; b0 < nb; b0 += 3) ggml_pqa_act_build_blocks(type, n, lut, x, split, b0, b0 + 3);
+        CHECK(memcmp(split, act, as) == 0, "%s n=%lld: tables built block by block differ", name, (long long) n);
+        free(split);
+    }
 
     // products: SIMD = reference bit for bit; every split and batch size gives the same bits
     float * y = malloc(sizeof(float) * (size_t) (nrows * ncols)), * yr = malloc(sizeof(float) * (size_t) (nrows * ncols));
