@@ -29,7 +29,7 @@ func Assign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt
 	}
 	err = pre.run(m, progress, func() func(r int) error {
 		sc := newRowScratch(m.Cols, pre.v)
-		return func(r int) error { return assignRow(pre.sr, sc, m, r, pre.cw, pre.a) }
+		return func(r int) error { return assignRow(pre, sc, m, r) }
 	})
 	if err != nil {
 		return nil, err
@@ -70,13 +70,25 @@ func (pre *assignSetup) run(m Matrix, progress Progress, newWorker func() func(r
 }
 
 // assignSetup is what Assign and AssignGPTQ check and build before assigning.
+// The search runs over sr's entries 0..k-1; stored maps one to the index
+// written (nil: the same), which reads lut. They differ only for additive
+// tables with K < 16, whose valid sums are a subset of the product LUT.
 type assignSetup struct {
-	o    Options
-	v, k int
-	lut  []float32
-	cw   []float32 // per-column importance (ones when none)
-	sr   *searcher
-	a    *Assignment // indices allocated, scales from RowScales when o.RowScale
+	o      Options
+	v, k   int
+	lut    []float32
+	stored []uint32
+	cw     []float32 // per-column importance (ones when none)
+	sr     *searcher
+	a      *Assignment // indices allocated, scales from RowScales when o.RowScale
+}
+
+// index is the stored index of search entry id.
+func (pre *assignSetup) index(id int) uint32 {
+	if pre.stored == nil {
+		return uint32(id)
+	}
+	return pre.stored[id]
 }
 
 func prepareAssign(tb *format.Table, lut []float32, m Matrix, importance []float32, opt Options) (*assignSetup, error) {
@@ -89,6 +101,9 @@ func prepareAssign(tb *format.Table, lut []float32, m Matrix, importance []float
 	if opt.K == 0 {
 		opt.K = max(1, min(tb.K, 1<<16))
 	}
+	if opt.Codebooks == 0 {
+		opt.Codebooks = tb.M()
+	}
 	o, err := opt.resolved()
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %v", m.Name, err)
@@ -99,15 +114,34 @@ func prepareAssign(tb *format.Table, lut []float32, m Matrix, importance []float
 	if err := tb.Validate(m.Name, 1<<16); err != nil {
 		return nil, err
 	}
+	if tb.M() != o.Codebooks {
+		return nil, fmt.Errorf("tensor %q: table has %d codebooks, options say %d", m.Name, tb.M(), o.Codebooks)
+	}
 	v, k := tb.V, tb.K
+	if tb.Additive() {
+		k = 1 << (4 * tb.M()) // rows of the product LUT stored indices read
+	}
 	if lut == nil {
-		lut = tb.BuildLUT(k)
+		if tb.Additive() {
+			lut = tb.ProductLUT()
+		} else {
+			lut = tb.BuildLUT(k)
+		}
 	}
 	if len(lut) < k*v {
-		return nil, fmt.Errorf("tensor %q: LUT has %d values, want at least K*V = %d", m.Name, len(lut), k*v)
+		what := "K*V"
+		if tb.Additive() {
+			what = "16^codebooks*V (the product LUT)"
+		}
+		return nil, fmt.Errorf("tensor %q: LUT has %d values, want at least %s = %d", m.Name, len(lut), what, k*v)
 	}
 	if i := firstNonFinite(lut[:k*v]); i >= 0 {
 		return nil, fmt.Errorf("tensor %q: LUT value %d is %v", m.Name, i, lut[i])
+	}
+	search, stored := lut, []uint32(nil)
+	if tb.Additive() {
+		search, stored = additiveSearch(tb, lut)
+		k = len(search) / v
 	}
 	if err := checkMatrix(m, v); err != nil {
 		return nil, err
@@ -125,7 +159,7 @@ func prepareAssign(tb *format.Table, lut []float32, m Matrix, importance []float
 			return nil, err
 		}
 	}
-	return &assignSetup{o: o, v: v, k: k, lut: lut, cw: cw, sr: newSearcher(lut, k, v), a: a}, nil
+	return &assignSetup{o: o, v: v, k: k, lut: lut, stored: stored, cw: cw, sr: newSearcher(search, k, v), a: a}, nil
 }
 
 // rowScratch is one worker's buffers for assignRow.
@@ -141,7 +175,8 @@ func newRowScratch(cols, v int) *rowScratch {
 
 // assignRow assigns row r (sc holds scratch buffers, newRowScratch) and,
 // with row scales, refits its scale.
-func assignRow(sr *searcher, sc *rowScratch, m Matrix, r int, cw []float32, a *Assignment) error {
+func assignRow(pre *assignSetup, sc *rowScratch, m Matrix, r int) error {
+	sr, cw, a := pre.sr, pre.cw, pre.a
 	x := sc.x
 	v := sr.v
 	row := m.Data[r*m.Cols : (r+1)*m.Cols]
@@ -159,16 +194,16 @@ func assignRow(sr *searcher, sc *rowScratch, m Matrix, r int, cw []float32, a *A
 		ids, dist := sc.ids[:per], sc.dist[:per]
 		sr.tree.nearestBatch(x, cw, nil, nil, ids, dist)
 		for j, id := range ids {
-			idx[j] = uint32(id)
+			idx[j] = pre.index(int(id))
 		}
 	} else {
 		for j := 0; j < per; j++ {
 			id, _ := bruteNearest(sr.lut, sr.k, v, x[j*v:j*v+v], cw[j*v:j*v+v])
-			idx[j] = uint32(id)
+			idx[j] = pre.index(id)
 		}
 	}
 	if a.Scales != nil {
-		ns, err := refitScale(sr.lut, v, row, idx, cw, s)
+		ns, err := refitScale(pre.lut, v, row, idx, cw, s)
 		if err != nil {
 			return fmt.Errorf("row %d: %v", r, err)
 		}

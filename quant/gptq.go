@@ -26,7 +26,7 @@ func AssignGPTQ(tb *format.Table, lut []float32, m Matrix, hess []float64, opt O
 	if err != nil {
 		return nil, err
 	}
-	v, k, lut := pre.v, pre.k, pre.lut
+	v, k, lut := pre.v, pre.k, pre.sr.lut // search entries; pre.lut is what stored indices read
 	a := pre.a
 	per := m.Cols / v
 	u, err := gptqFactor(hess, m.Cols)
@@ -69,7 +69,7 @@ func AssignGPTQ(tb *format.Table, lut []float32, m Matrix, hess []float64, opt O
 				} else {
 					id, _ = bruteNearest(lut, k, v, x, metric[c0:c0+v])
 				}
-				idx[j] = uint32(id)
+				idx[j] = pre.index(id)
 				// e' solves e'·U_GG = e (U_GG upper triangular), then the
 				// later columns take -e'·U_G,rest.
 				for t := 0; t < v; t++ {
@@ -87,7 +87,7 @@ func AssignGPTQ(tb *format.Table, lut []float32, m Matrix, hess []float64, opt O
 				}
 			}
 			if a.Scales != nil {
-				ns, err := refitScaleH(lut, v, row, idx, hess, s)
+				ns, err := refitScaleH(pre.lut, v, row, idx, hess, s)
 				if err != nil {
 					return fmt.Errorf("row %d: %v", r, err)
 				}

@@ -3,6 +3,8 @@ package quant
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
+	"time"
 )
 
 // gaussMatrix is a rows x cols matrix of N(0, 1) values times a per-row
@@ -62,3 +64,7 @@ func relRMSE(a, b []float32) float64 {
 	}
 	return math.Sqrt(e / r)
 }
+
+func splitComma(s string) []string { return strings.Split(s, ",") }
+
+func nowSeconds() float64 { return float64(time.Now().UnixNano()) / 1e9 }

@@ -11,6 +11,8 @@ package quant
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/pocketgguf/pocketgguf/format"
 )
 
 // Matrix is one 2-D weight, row-major float32 (rows = ne1, cols = ne0 = row length).
@@ -47,7 +49,11 @@ type Options struct {
 	Seed         uint64
 	Threads      int  // 0 = all cores
 	RowScale     bool // per-row scale, f16-rounded (stored as f16 in the file)
-	TrainVectors int  // cap on training sub-vectors (deterministic subsample), 0 = DefaultTrainVectors(K)
+	TrainVectors int  // cap on training sub-vectors (deterministic subsample), 0 = DefaultTrainVectors(K^Codebooks)
+	// Codebooks is M for an additive table (0 or 1: a plain table): M
+	// codebooks of K <= 16 entries whose entries add up (additive.go);
+	// Epochs then counts encode-and-refit rounds (0 = 30).
+	Codebooks int
 }
 
 // Progress reports work done/total (any unit) for progress bars; may be nil.
@@ -105,11 +111,27 @@ func (opt Options) resolved() (Options, error) {
 	case o.Blocks > 16:
 		return o, fmt.Errorf("decoder blocks %d (want at most 16)", o.Blocks)
 	}
+	if o.Codebooks < 0 || o.Codebooks > 4 {
+		return o, fmt.Errorf("%d codebooks (want 1..4)", o.Codebooks)
+	}
+	if o.Codebooks == 0 {
+		o.Codebooks = 1
+	}
+	if o.Codebooks > 1 {
+		if o.K > format.AdditiveK {
+			return o, fmt.Errorf("additive tables have at most %d entries per codebook, not K=%d", format.AdditiveK, o.K)
+		}
+		if o.Method != MethodKMeans {
+			return o, fmt.Errorf("additive tables are trained by %s (joint encoding and least-squares refit), not %s", MethodKMeans, o.Method)
+		}
+	}
 	if o.Epochs < 0 {
 		return o, fmt.Errorf("epochs %d is negative", o.Epochs)
 	}
 	if o.Epochs == 0 {
-		if o.Method == MethodKMeans {
+		if o.Codebooks > 1 {
+			o.Epochs = additiveRounds
+		} else if o.Method == MethodKMeans {
 			o.Epochs = 25
 		} else {
 			o.Epochs = 50
@@ -131,7 +153,7 @@ func (opt Options) resolved() (Options, error) {
 		return o, fmt.Errorf("train vectors %d is negative", o.TrainVectors)
 	}
 	if o.TrainVectors == 0 {
-		o.TrainVectors = DefaultTrainVectors(o.K)
+		o.TrainVectors = DefaultTrainVectors(productSize(o.K, o.Codebooks))
 	}
 	return o, nil
 }

@@ -20,8 +20,14 @@ func Train(s Samples, opt Options, progress Progress) (*format.Table, error) {
 		return nil, err
 	}
 	var tb *format.Table
-	switch o.Method {
-	case MethodKMeans:
+	switch {
+	case o.Codebooks > 1:
+		per, err := trainAdditive(&s, o, progress)
+		if err != nil {
+			return nil, err
+		}
+		tb = &format.Table{V: o.V, K: o.K, Latent: o.V, Codebooks: o.Codebooks, Codebook: per, Decoder: format.IdentityDecoder(o.V)}
+	case o.Method == MethodKMeans:
 		cent, _ := kmeans(&s, o, progress)
 		tb = &format.Table{V: o.V, K: o.K, Latent: o.V, Codebook: cent, Decoder: format.IdentityDecoder(o.V)}
 	default:
