@@ -14,10 +14,12 @@ cmake -S . -B build/native "${gen[@]}" >/dev/null
 cmake --build build/native -j "${POCKET_JOBS:-2}"
 go build -o build/pocketgguf ./cli
 in=../shared/testdata/models/stories260K.gguf
+synthetic=0
 if [ ! -f "$in" ]; then
   echo "quickstart: $in not found; generating a synthetic tiny Llama instead"
   go run ./testmodels/cmd/gen -preset tiny build/tiny.gguf
   in=build/tiny.gguf
+  synthetic=1
 fi
 out=build/quickstart.pq.gguf
 build/pocketgguf convert --bpw 3 --calib-self --calib-chunks 100 --calib-ctx 256 --finetune "$in" "$out"
@@ -27,4 +29,8 @@ awk -v a="$in_size" -v b="$out_size" -v n="$in" -v o="$out" \
   'BEGIN { printf "size: %s %d bytes -> %s %d bytes (%.1fx smaller)\n", n, a, o, b, a / b }'
 build/pocketgguf inspect --compare "$in" "$out"
 # The compressed model runs natively (PQ kernels, tables built at load).
+if [ "$synthetic" = 1 ]; then
+  echo "quickstart: the synthetic model has random weights: the text below is noise by design;"
+  echo "            with ../shared/testdata (stories260K) it is a story."
+fi
 build/pocketgguf run "$out" -p "Once upon a time" -n 32 --temp 0
