@@ -41,7 +41,7 @@ static void fill_weight(struct ggml_tensor * w, struct ggml_pq_extra * extra, fl
     if (ti) {
         uint8_t * p = (uint8_t *) w->data;
         for (size_t i = 0; i < ggml_nbytes(w); i++) p[i] = (uint8_t) rng();
-        const size_t lutn = ((size_t) 1 << ti->bits) * ti->v;
+        const size_t lutn = (size_t) ggml_pq_lut_len((int) type);
         float * lut = malloc(lutn * sizeof(float));
         for (size_t i = 0; i < lutn; i++) lut[i] = frand() * 0.05f;
         float * scale = malloc(sizeof(float) * N_OUT);
@@ -96,7 +96,7 @@ static void time_lut_builds(void) {
     };
     printf("\n| table | K | latent | decoder | LUT build |\n|---|---:|---:|---|---:|\n");
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        struct ggml_pq_table t = { cases[c].v, cases[c].k, cases[c].d, cases[c].blocks, cases[c].hidden, NULL, NULL };
+        struct ggml_pq_table t = { cases[c].v, cases[c].k, cases[c].d, cases[c].blocks, cases[c].hidden, NULL, NULL, 1 };
         float * cb = malloc(sizeof(float) * t.k * t.latent);
         const int64_t nd = ggml_pq_decoder_len(&t);
         float * dec = malloc(sizeof(float) * nd);
@@ -121,6 +121,7 @@ int main(int argc, char ** argv) {
         else threads = atoi(argv[i]);
     }
     static const enum ggml_type types[] = {
+        GGML_TYPE_PQA_4X8, GGML_TYPE_PQA_8X16, GGML_TYPE_PQA_8X8, GGML_TYPE_PQA_4X12, GGML_TYPE_PQA_8X12,
         GGML_TYPE_PQ_4X8, GGML_TYPE_PQ_8X16, GGML_TYPE_PQ_8X8, GGML_TYPE_PQ_4X16,
         GGML_TYPE_Q4_0, GGML_TYPE_Q2_K, GGML_TYPE_IQ2_XXS, GGML_TYPE_IQ1_S, GGML_TYPE_F16,
     };
