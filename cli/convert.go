@@ -24,10 +24,11 @@ func init() {
 		Usage:     "compress a GGUF (f32/f16/bf16, q8_0 with a warning) into a PocketGGUF",
 		ArgsUsage: "IN.gguf OUT.gguf",
 		Flags: append([]cli.Flag{
-			&cli.Float64Flag{Name: "bpw", DefaultText: "none: pq_4x8 for every block weight", Usage: "target whole-file bits per weight (every byte counts: indices, tables, scales, copied tensors, metadata); the allocator picks types, K and sharing per tensor"},
-			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8", DefaultText: "allocator's choice with --bpw, else 4"},
-			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits: 8, 12 or 16 (the allocator uses 16 only when asked: 65536-entry tables train slowly)", DefaultText: "allocator's choice with --bpw, else 8"},
-			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits", DefaultText: "2^bits, or the allocator's choice"},
+			&cli.Float64Flag{Name: "bpw", DefaultText: "none: pqa_4x8 (--prefer quality: pq_4x8) for every block weight", Usage: "target whole-file bits per weight (every byte counts: indices, tables, scales, copied tensors, metadata); the allocator picks types, K and sharing per tensor"},
+			&cli.StringFlag{Name: "prefer", Value: converter.PreferSpeed, Usage: "speed: PQ tensors get the additive types pqa_4x8, pqa_4x12, pqa_8x8, pqa_8x12 (pqa_8x16 with --codebook-bits 16), 4-bit codes into 16-entry codebooks that the kernels look up in registers; quality: every PQ type, and the plain pq_* type (one free codebook of 2^bits entries, lower error at the same bits, slower kernels) where --vec-len/--codebook-bits pick one"},
+			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8 (additive types: 4 or 8)", DefaultText: "allocator's choice with --bpw, else 4"},
+			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits per sub-vector: 8, 12 or 16 (additive types: 4 per codebook; the allocator uses 16 only when asked: 65536-entry tables train slowly)", DefaultText: "allocator's choice with --bpw, else 8"},
+			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits (additive types: per codebook, at most 16)", DefaultText: "2^bits or 16, or the allocator's choice"},
 			&cli.StringFlag{Name: "method", Usage: "table training: kmeans or pocketllm (codebook + decoder)", DefaultText: quant.DefaultMethod},
 			&cli.IntFlag{Name: "hidden", Usage: "decoder hidden width", DefaultText: "16"},
 			&cli.IntFlag{Name: "epochs", Usage: "training epochs", DefaultText: "pocketllm 50, kmeans 25 iterations"},
@@ -45,7 +46,7 @@ func init() {
 			&cli.IntFlag{Name: "gptq-max-cols", Value: 4096, Usage: "GPTQ only for weights whose input is at most this wide (covariances are cols² float64 each, 2 GiB in all at most)"},
 			&cli.BoolFlag{Name: "keep-embeddings", Usage: "never PQ-compress token_embd.weight / output.weight"},
 			&cli.BoolFlag{Name: "compress-embeddings", Usage: "always PQ-compress token_embd.weight / output.weight"},
-			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, ...)"},
+			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, pqa_4x8, ...)"},
 			&cli.StringFlag{Name: "token-embedding-type", Usage: "type of token_embd.weight: f32, f16, bf16, q8_0 or a PQ type"},
 			&cli.BoolFlag{Name: "resume", Usage: "keep per-table and per-tensor checkpoints in OUT.partial/ and continue an interrupted conversion with the same input and flags (same bytes as an uninterrupted run)"},
 			&cli.BoolFlag{Name: "finetune", Usage: "after converting, tune codebooks, row scales and norms end to end against the input model on the calibration text (llama architecture; implies --calib-self without --calib-text; same size)"},
@@ -77,7 +78,7 @@ func runConvert(c *cli.Context) error {
 	}
 	pr := newProgress(c.Bool("quiet"))
 	opt := converter.Options{
-		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"),
+		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"), Prefer: c.String("prefer"),
 		Method: c.String("method"), Hidden: c.Int("hidden"), Epochs: c.Int("epochs"), LR: c.Float64("lr"),
 		Seed: c.Uint64("seed"), Threads: c.Int("threads"), Sharing: c.String("sharing"), RowScale: c.String("row-scale"),
 		Imatrix: c.String("imatrix"), KeepEmbeddings: c.Bool("keep-embeddings"), CompressEmbeddings: c.Bool("compress-embeddings"),

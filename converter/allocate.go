@@ -111,7 +111,7 @@ func (p *planner) tableBytes(k optKey) int64 {
 	}
 	n, ok := p.tableCache[k]
 	if !ok {
-		n = tableKeysSize(groupNameFill, k.typ.V, k.k, p.tp)
+		n = tableKeysSize(groupNameFill, k.typ, k.k, p.tp)
 		p.tableCache[k] = n
 	}
 	return n
@@ -450,6 +450,9 @@ func (p *planner) groups(choices []Choice) []GroupPlan {
 	var out []GroupPlan
 	suffix := func(k optKey) string {
 		s := fmt.Sprintf("%dx%d", k.typ.V, k.typ.IndexBits)
+		if k.typ.Additive() {
+			s = "a" + s
+		}
 		if k.k != k.typ.MaxK() {
 			s += fmt.Sprintf(".k%d", k.k)
 		}

@@ -69,8 +69,13 @@ func Compare(ref, path string) (*Comparison, error) {
 			if err != nil {
 				return nil, err
 			}
+			tab := tables[pt.Table]
 			if luts[pt.Table] == nil {
-				luts[pt.Table] = tables[pt.Table].BuildLUT(maxK(pts, pt.Table))
+				if tab.Additive() {
+					luts[pt.Table] = pt.LUT(tab)
+				} else {
+					luts[pt.Table] = tab.BuildLUT(maxK(pts, pt.Table))
+				}
 			}
 			xb = pt.Decode(raw, luts[pt.Table])
 		} else if xb, err = b.ReadTensorF32(tb); err != nil {

@@ -63,7 +63,10 @@ func MakePlan(ctx context.Context, g *gguf.File, opt *Options) (*Plan, error) {
 	tables := make([]*format.Table, len(plan.Groups))
 	for gi, gr := range plan.Groups {
 		d := p.tp.latent(gr.Type.V)
-		tb := &format.Table{V: gr.Type.V, K: gr.K, Latent: d, Codebook: make([]float32, gr.K*d), Blocks: p.tp.blocks, Hidden: p.tp.hidden, Sharing: gr.Sharing}
+		tb := &format.Table{V: gr.Type.V, K: gr.K, Latent: d, Codebook: make([]float32, gr.Type.Codebooks*gr.K*d), Blocks: p.tp.blocks, Hidden: p.tp.hidden, Sharing: gr.Sharing}
+		if gr.Type.Additive() {
+			tb.Codebooks = gr.Type.Codebooks
+		}
 		tb.Decoder = make([]float32, tb.DecoderLen())
 		tables[gi] = tb
 	}
@@ -117,8 +120,14 @@ func buildKVs(g *gguf.File, plan *Plan, opt *Options, tables []*format.Table, sc
 	if !haveFT {
 		kvs = append(kvs, gguf.KV{Key: "general.file_type", Value: gguf.U32(format.FileTypePQ)})
 	}
+	version := uint32(format.Version) // files without additive tensors keep version 1 bytes
+	for _, gr := range plan.Groups {
+		if gr.Type.Additive() {
+			version = format.VersionAdditive
+		}
+	}
 	kvs = append(kvs,
-		gguf.KV{Key: format.KeyVersion, Value: gguf.U32(format.Version)},
+		gguf.KV{Key: format.KeyVersion, Value: gguf.U32(version)},
 		gguf.KV{Key: format.KeyMethod, Value: gguf.Str(opt.method())},
 		gguf.KV{Key: format.KeySeed, Value: gguf.U64(opt.Seed)})
 	for gi, gr := range plan.Groups {
@@ -137,6 +146,9 @@ func buildKVs(g *gguf.File, plan *Plan, opt *Options, tables []*format.Table, sc
 			gguf.KV{Key: format.KeyTableDecoderHidden(n), Value: gguf.U32(uint32(tb.Hidden))},
 			gguf.KV{Key: format.KeyTableDecoder(n), Value: gguf.F32s(tb.Decoder)},
 			gguf.KV{Key: format.KeyTableSharing(n), Value: gguf.Str(gr.Sharing)})
+		if tb.Additive() {
+			kvs = append(kvs, gguf.KV{Key: format.KeyTableCodebooks(n), Value: gguf.U32(uint32(tb.Codebooks))})
+		}
 	}
 	for i, tp := range plan.Tensors {
 		if !tp.Choice.PQ {
@@ -159,7 +171,7 @@ func buildKVs(g *gguf.File, plan *Plan, opt *Options, tables []*format.Table, sc
 // quantOptions are the training options of one group.
 func quantOptions(opt *Options, gr *GroupPlan) quant.Options {
 	return quant.Options{Method: opt.method(), V: gr.Type.V, K: gr.K, Hidden: opt.Hidden, Epochs: opt.Epochs, LR: opt.LR,
-		Seed: opt.Seed, Threads: opt.Threads, RowScale: gr.RowScale}
+		Seed: opt.Seed, Threads: opt.Threads, RowScale: gr.RowScale, Codebooks: gr.Type.Codebooks}
 }
 
 // Convert writes the PocketGGUF of in to out. The output appears only when
@@ -243,7 +255,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 		}
 		ev.Step("train "+gr.Name, units)
 		if ck != nil {
-			if tb := ck.loadTable(gi); tb != nil && tb.Validate(gr.Name, gr.Type.MaxK()) == nil {
+			if tb := ck.loadTable(gi); tb != nil && tb.Validate(gr.Name, gr.Type.MaxK()) == nil && tb.M() == gr.Type.Codebooks {
 				tables[gi] = tb
 				ev.EndStep("table " + gr.Name + " from " + ck.dir)
 				continue
@@ -251,7 +263,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 		}
 		start := time.Now()
 		qo := quantOptions(&opt, gr)
-		budget := int64(quant.DefaultTrainVectors(gr.K))
+		budget := int64(quant.DefaultTrainVectors(gr.searchEntries()))
 		var samples quant.Samples
 		var done int64
 		for _, i := range gr.Members {
@@ -349,7 +361,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 		default:
 			gr := &plan.Groups[tp.Group]
 			if luts[tp.Group] == nil {
-				luts[tp.Group] = tables[tp.Group].BuildLUT(gr.Type.MaxK())
+				luts[tp.Group] = indexLUT(tables[tp.Group], gr.Type)
 			}
 			m, err := readMatrix(g, t)
 			if err != nil {
@@ -367,13 +379,11 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", in, err)
 			}
-			for j, x := range a.Indices {
-				if int(x) >= gr.K {
-					return nil, fmt.Errorf("tensor %q: index %d at position %d is outside the table's %d entries", t.Name, x, j, gr.K)
-				}
+			if err := checkIndices(t.Name, gr.Type, gr.K, a.Indices); err != nil {
+				return nil, err
 			}
 			data = make([]byte, gr.Type.RowBytes(int(t.Cols()))*int(t.Rows()))
-			format.PackIndices(gr.Type, a.Indices, data)
+			format.PackTensor(gr.Type, sliceRows(t), int(t.Cols()), a.Indices, data)
 			if tp.RowScale {
 				s := make([]uint16, len(a.Scales))
 				for r, x := range a.Scales {

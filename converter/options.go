@@ -16,7 +16,13 @@ type Options struct {
 	BPW          float64 // target whole-file bits per weight; 0 = fixed type from VecLen/CodebookBits
 	VecLen       int     // sub-vector length v (0 = allocator's choice, 4 without --bpw)
 	CodebookBits int     // index bits (0 = allocator's choice, 8 without --bpw)
-	CodebookSize int     // K (0 = allocator's choice / 2^bits)
+	CodebookSize int     // K (0 = allocator's choice / 2^bits; per codebook for additive types)
+	// Prefer is "speed" (PQ choices are the additive pqa_* types, whose
+	// kernels look codes up in registers) or "quality" (the plain pq_*
+	// types: one free codebook of 2^bits entries, lower error at the same
+	// bits). Empty means quality, so library callers keep their bytes; the
+	// CLI's --prefer defaults to speed.
+	Prefer string
 	Method       string  // pocketllm | kmeans
 	Hidden       int
 	Epochs       int
@@ -105,6 +111,30 @@ func (o *Options) check() error {
 	if o.CodebookBits != 0 && o.CodebookSize > 1<<o.CodebookBits {
 		return fmt.Errorf("--codebook-size %d does not fit %d-bit indices (max %d)", o.CodebookSize, o.CodebookBits, 1<<o.CodebookBits)
 	}
+	switch o.Prefer {
+	case "", PreferSpeed, PreferQuality:
+	default:
+		return fmt.Errorf("--prefer %q: want speed or quality", o.Prefer)
+	}
+	if o.Prefer == PreferSpeed {
+		if o.method() != quant.MethodKMeans {
+			return fmt.Errorf("--method %s trains plain tables only; --prefer speed needs additive ones (kmeans): add --prefer quality", o.Method)
+		}
+		if o.CodebookSize > format.AdditiveK {
+			return fmt.Errorf("--codebook-size %d: --prefer speed uses additive types, whose codebooks have at most %d entries; add --prefer quality", o.CodebookSize, format.AdditiveK)
+		}
+		if o.VecLen != 0 || o.CodebookBits != 0 {
+			found := false
+			for _, ty := range format.PQTypes {
+				if ty.Additive() && (o.VecLen == 0 || ty.V == o.VecLen) && (o.CodebookBits == 0 || ty.IndexBits == o.CodebookBits) {
+					found = true
+				}
+			}
+			if !found {
+				return fmt.Errorf("--prefer speed: no additive type with%s%s (there are pqa_4x8, pqa_4x12, pqa_8x8, pqa_8x12, pqa_8x16); add --prefer quality for the plain types", flagText(" --vec-len", o.VecLen), flagText(" --codebook-bits", o.CodebookBits))
+			}
+		}
+	}
 	if o.Imatrix != "" && o.ImatrixData != nil {
 		return fmt.Errorf("--imatrix and --calib-text both give an importance matrix; use one")
 	}
@@ -119,6 +149,29 @@ func (o *Options) check() error {
 	}
 	return nil
 }
+
+// Prefer values.
+const (
+	PreferSpeed   = "speed"
+	PreferQuality = "quality"
+)
+
+func flagText(flag string, v int) string {
+	if v == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s %d", flag, v)
+}
+
+// speed reports whether PQ choices are restricted to the additive types.
+func (o *Options) speed() bool { return o.Prefer == PreferSpeed }
+
+// allows reports whether the allocator may choose type ty. Quality does not
+// mix in the additive types: at equal index bits each is less accurate than
+// its plain twin (measured, choice.go), and the allocator took them on small
+// models only for their smaller tables, which would change what quality
+// has always written.
+func (o *Options) allows(ty format.PQType) bool { return ty.Additive() == o.speed() }
 
 func (o *Options) method() string {
 	if o.Method == "" {

@@ -142,10 +142,27 @@ func elemSize(t gguf.ValueType) int {
 const maxAutoK = 4096
 
 // pqChoices lists the PQ options for a tensor allowed by the flags.
+// Additive types have one K, 16 per codebook (smaller ones waste the 4-bit
+// code), and, like the 16-bit plain types, pqa_8x16 (65536 sums to search)
+// only when asked for with --codebook-bits 16.
 func (p *planner) pqChoices(t *gguf.TensorInfo) []Choice {
 	var out []Choice
 	for _, ty := range format.PQTypes {
 		if p.opt.VecLen != 0 && ty.V != p.opt.VecLen || p.opt.CodebookBits != 0 && ty.IndexBits != p.opt.CodebookBits {
+			continue
+		}
+		if !p.opt.allows(ty) {
+			continue
+		}
+		if ty.Additive() {
+			if p.opt.CodebookBits == 0 && ty.Indices() > maxAutoK || int(t.Cols())%ty.BlockSize() != 0 || p.opt.CodebookSize > ty.MaxK() {
+				continue
+			}
+			k := ty.MaxK()
+			if p.opt.CodebookSize != 0 {
+				k = p.opt.CodebookSize
+			}
+			out = append(out, Choice{PQ: true, Type: ty, K: k})
 			continue
 		}
 		if p.opt.CodebookBits == 0 && p.opt.CodebookSize == 0 && ty.MaxK() > maxAutoK {
@@ -182,7 +199,9 @@ func denseChoices(t *gguf.TensorInfo) []Choice {
 	return out
 }
 
-// fixedPQ is the PQ choice without --bpw: --vec-len/--codebook-bits/--codebook-size or pq_4x8, K=256.
+// fixedPQ is the PQ choice without --bpw: --vec-len/--codebook-bits/--codebook-size
+// or 4 and 8, the plain type (pq_4x8, K=256) or under --prefer speed its
+// additive twin of the same bits (pqa_4x8, two codebooks of 16).
 func (p *planner) fixedPQ() (Choice, error) {
 	v, bits := p.opt.VecLen, p.opt.CodebookBits
 	if v == 0 {
@@ -191,7 +210,11 @@ func (p *planner) fixedPQ() (Choice, error) {
 	if bits == 0 {
 		bits = 8
 	}
-	ty, err := format.PQTypeFor(v, bits)
+	find := format.PQTypeFor
+	if p.opt.speed() {
+		find = func(v, bits int) (format.PQType, error) { return format.PQATypeFor(v, bits/4) }
+	}
+	ty, err := find(v, bits)
 	if err != nil {
 		return Choice{}, fmt.Errorf("--vec-len %d --codebook-bits %d: %v", v, bits, err)
 	}
@@ -216,7 +239,7 @@ func typeFlag(flag, val string, t *gguf.TensorInfo, p *planner) (Choice, error) 
 	}
 	id, ok := gguf.ParseType(val)
 	if !ok || (id != gguf.TypeF32 && id != gguf.TypeF16 && id != gguf.TypeBF16 && id != gguf.TypeQ8_0) {
-		return Choice{}, fmt.Errorf("%s %q: want f32, f16, bf16, q8_0 or a PQ type (pq_4x8, ...)", flag, val)
+		return Choice{}, fmt.Errorf("%s %q: want f32, f16, bf16, q8_0 or a PQ type (pq_4x8, pqa_4x8, ...)", flag, val)
 	}
 	if id == gguf.TypeQ8_0 && t.Cols()%gguf.QK8_0 != 0 {
 		return Choice{}, fmt.Errorf("%s q8_0: tensor %q has row length %d, not a multiple of 32", flag, t.Name, t.Cols())

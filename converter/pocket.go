@@ -32,8 +32,9 @@ func ReadPocket(g *gguf.File) (map[string]*format.Table, map[string]*PocketTenso
 		return tables, tensors, nil
 	}
 	v, ok := g.KV(format.KeyVersion)
-	if ver, isInt := v.Uint(); !ok || !isInt || ver != format.Version {
-		return nil, nil, fmt.Errorf("%s: %s is %v, this reader knows version %d", g.Path, format.KeyVersion, v.V, format.Version)
+	ver, isInt := v.Uint()
+	if !ok || !isInt || !format.KnownVersion(ver) {
+		return nil, nil, fmt.Errorf("%s: %s is %v, this reader knows versions %d and %d", g.Path, format.KeyVersion, v.V, format.Version, format.VersionAdditive)
 	}
 	u32 := func(key string) (int, error) {
 		v, ok := g.KV(key)
@@ -97,6 +98,17 @@ func ReadPocket(g *gguf.File) (map[string]*format.Table, map[string]*PocketTenso
 				return nil, nil, fmt.Errorf("%s: table %q: %s missing or not f32", g.Path, n, format.KeyTableDecoder(n))
 			}
 			tb.Sharing = g.KVString(format.KeyTableSharing(n))
+			if _, ok := g.KV(format.KeyTableCodebooks(n)); ok {
+				if tb.Codebooks, err = u32(format.KeyTableCodebooks(n)); err != nil {
+					return nil, nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+				}
+				if tb.Codebooks == 0 {
+					return nil, nil, fmt.Errorf("%s: table %q: %s is 0 (want 1..4)", g.Path, n, format.KeyTableCodebooks(n))
+				}
+				if ver < format.VersionAdditive && tb.Codebooks > 1 {
+					return nil, nil, fmt.Errorf("%s: table %q has %s = %d in a version %d file (additive tables need version %d)", g.Path, n, format.KeyTableCodebooks(n), tb.Codebooks, ver, format.VersionAdditive)
+				}
+			}
 			if err := tb.Validate(n, 1<<16); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", g.Path, err)
 			}
@@ -105,20 +117,38 @@ func ReadPocket(g *gguf.File) (map[string]*format.Table, map[string]*PocketTenso
 		if tb.V != ty.V || tb.K > ty.MaxK() {
 			return nil, nil, fmt.Errorf("%s: tensor %q is %s but table %q has v=%d, K=%d", g.Path, t.Name, ty.Name, pt.Table, tb.V, tb.K)
 		}
+		if tb.M() != ty.Codebooks {
+			return nil, nil, fmt.Errorf("%s: tensor %q is %s (%d codebooks) but table %q has %s = %d", g.Path, t.Name, ty.Name, ty.Codebooks, pt.Table, format.KeyTableCodebooks(pt.Table), tb.M())
+		}
+		if ty.Additive() && ver < format.VersionAdditive {
+			return nil, nil, fmt.Errorf("%s: tensor %q is %s, which needs %s %d, not %d", g.Path, t.Name, ty.Name, format.KeyVersion, format.VersionAdditive, ver)
+		}
 		tensors[t.Name] = pt
 	}
 	return tables, tensors, nil
 }
 
-// Decode rebuilds a PQ tensor's weights from its indices (raw data) and table's LUT.
+// Indices returns the tensor's indices, row-major (product indices for
+// additive types, which read indexLUT's sums).
+func (pt *PocketTensor) Indices(raw []byte) []uint32 {
+	rows, cols := int(pt.Info.Rows()), int(pt.Info.Cols())
+	idx := make([]uint32, rows*(cols/pt.Type.V))
+	format.UnpackTensor(pt.Type, sliceRows(pt.Info), cols, raw, idx)
+	return idx
+}
+
+// LUT is the table the tensor's Indices read (ProductLUT for additive types).
+func (pt *PocketTensor) LUT(tb *format.Table) []float32 { return indexLUT(tb, pt.Type) }
+
+// Decode rebuilds a PQ tensor's weights from its indices (raw data) and the
+// table's LUT (pt.LUT): scale[r]·LUT[index], the FORMAT.md rule.
 func (pt *PocketTensor) Decode(raw []byte, lut []float32) []float32 {
 	rows, cols, v := int(pt.Info.Rows()), int(pt.Info.Cols()), pt.Type.V
 	per := cols / v
-	idx := make([]uint32, per)
+	all := pt.Indices(raw)
 	out := make([]float32, rows*cols)
-	rb := pt.Type.RowBytes(cols)
 	for r := 0; r < rows; r++ {
-		format.UnpackIndices(pt.Type, raw[r*rb:(r+1)*rb], idx)
+		idx := all[r*per : (r+1)*per]
 		s := float32(1)
 		if pt.Scales != nil {
 			s = pt.Scales[r]

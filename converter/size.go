@@ -19,14 +19,20 @@ func tensorInfoSize(t *gguf.TensorInfo) int64 {
 	return strSize(t.Name) + 4 + 8*int64(len(t.Shape)) + 4 + 8
 }
 
-// tableKeysSize is the size of the pocket.table.<G>.* keys of one table.
-func tableKeysSize(g string, v, k int, tp tableParams) int64 {
+// tableKeysSize is the size of the pocket.table.<G>.* keys of one table for
+// tensors of type ty (additive: M codebooks and the codebooks key).
+func tableKeysSize(g string, ty format.PQType, k int, tp tableParams) int64 {
+	v := ty.V
 	d := int64(tp.latent(v))
 	dec := int64(tp.blocks)*(2*int64(tp.hidden)*d+int64(tp.hidden)+d) + int64(v)*d + int64(v)
-	return keySize(format.KeyTableV(g)) + 4 +
+	var extra int64
+	if ty.Additive() {
+		extra = keySize(format.KeyTableCodebooks(g)) + 4
+	}
+	return extra + keySize(format.KeyTableV(g)) + 4 +
 		keySize(format.KeyTableK(g)) + 4 +
 		keySize(format.KeyTableLatent(g)) + 4 +
-		keySize(format.KeyTableCodebook(g)) + arrSize(int64(k)*d, 2) +
+		keySize(format.KeyTableCodebook(g)) + arrSize(int64(ty.Codebooks)*int64(k)*d, 2) +
 		keySize(format.KeyTableDecoderBlocks(g)) + 4 +
 		keySize(format.KeyTableDecoderHidden(g)) + 4 +
 		keySize(format.KeyTableDecoder(g)) + arrSize(dec, 4) +

@@ -79,11 +79,11 @@ func Unpack(ctx context.Context, in, out string, ty format.GGMLType, ev Events) 
 		if pt := pts[t.Name]; pt != nil {
 			tb := tables[pt.Table]
 			if luts[pt.Table] == nil {
-				luts[pt.Table] = tb.BuildLUT(pt.Type.MaxK())
+				luts[pt.Table] = pt.LUT(tb)
 			}
 			lut := luts[pt.Table]
-			if len(lut) < pt.Type.MaxK()*pt.Type.V { // a table shared with a wider-index type
-				lut = tb.BuildLUT(pt.Type.MaxK())
+			if len(lut) < pt.Type.Indices()*pt.Type.V { // a table shared with a wider-index type
+				lut = pt.LUT(tb)
 			}
 			x := pt.Decode(raw, lut)
 			if raw, err = gguf.FromFloat32(infos[i].Type, x); err != nil {

@@ -221,7 +221,7 @@ func Malformed(valid []byte) ([]Case, error) {
 		edit func(c *file)
 	}{
 		{"no-version", []string{format.KeyVersion}, func(c *file) { c.drop(format.KeyVersion) }},
-		{"version-2", []string{format.KeyVersion, "version 1"}, func(c *file) { c.set(format.KeyVersion, gguf.U32(2)) }},
+		{"version-3", []string{format.KeyVersion}, func(c *file) { c.set(format.KeyVersion, gguf.U32(3)) }}, // 1 and 2 are known
 		{"version-string", []string{format.KeyVersion}, func(c *file) { c.set(format.KeyVersion, gguf.Str("1")) }},
 		{"no-tensor-table", []string{t.Name, format.KeyTensorTable(t.Name)}, func(c *file) { c.drop(format.KeyTensorTable(t.Name)) }},
 		{"missing-table", []string{t.Name, "pocket.table.nosuch.v"}, func(c *file) { c.set(format.KeyTensorTable(t.Name), gguf.Str("nosuch")) }},

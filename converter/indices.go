@@ -1,0 +1,56 @@
+package converter
+
+import (
+	"fmt"
+
+	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/gguf"
+)
+
+// indexLUT is the table a tensor of type ty reads its indices from: 2^bits
+// decoded entries, or for an additive type the 16^M sums (format.ProductLUT),
+// whose rows scaled by the row scale are the decoded weights bit for bit.
+func indexLUT(tb *format.Table, ty format.PQType) []float32 {
+	if ty.Additive() {
+		return tb.ProductLUT()
+	}
+	return tb.BuildLUT(ty.MaxK())
+}
+
+// sliceRows is R, the rows of one 2-D slice (ne1): the additive layout
+// interleaves rows within a slice.
+func sliceRows(t *gguf.TensorInfo) int {
+	if len(t.Shape) < 2 {
+		return 1
+	}
+	return int(t.Shape[1])
+}
+
+// checkIndices refuses an index outside a table of k entries (per codebook
+// for additive types, whose indices hold one 4-bit code per codebook).
+func checkIndices(name string, ty format.PQType, k int, idx []uint32) error {
+	for j, x := range idx {
+		if !ty.Additive() {
+			if int(x) >= k {
+				return fmt.Errorf("tensor %q: index %d at position %d is outside the table's %d entries", name, x, j, k)
+			}
+			continue
+		}
+		for m := 0; m < ty.Codebooks; m++ {
+			if c := int(x>>(4*m)) & 0x0F; c >= k {
+				return fmt.Errorf("tensor %q: code %d of codebook %d at sub-vector %d is outside the table's %d entries", name, c, m, j, k)
+			}
+		}
+	}
+	return nil
+}
+
+// searchEntries is how many entries the group's exact search runs over:
+// K, or K^M sums for an additive type (which sizes the training sample).
+func (gr *GroupPlan) searchEntries() int {
+	n := gr.K
+	for m := 1; m < gr.Type.Codebooks; m++ {
+		n *= gr.K
+	}
+	return n
+}
