@@ -15,16 +15,19 @@ import (
 	"github.com/pocketgguf/pocketgguf/testmodels"
 )
 
-// tinyPQ writes the tiny test model and its PocketGGUF at 3 bpw into dir.
-func tinyPQ(t *testing.T, dir string) (orig, pq string) {
+// tinyPQ writes the tiny test model and its PocketGGUF at 2.5 bpw into dir.
+func tinyPQ(t *testing.T, dir string) (orig, pq string) { return tinyPQPrefer(t, dir, "") }
+
+// tinyPQPrefer is tinyPQ with converter.Options.Prefer (speed: additive types).
+func tinyPQPrefer(t *testing.T, dir, prefer string) (orig, pq string) {
 	t.Helper()
-	orig, pq = filepath.Join(dir, "tiny.gguf"), filepath.Join(dir, "tiny.pq.gguf")
+	orig, pq = filepath.Join(dir, "tiny.gguf"), filepath.Join(dir, "tiny."+prefer+".pq.gguf")
 	cfg := testmodels.Presets["tiny"]
 	cfg.Layers = 1
 	if err := testmodels.Generate(orig, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := converter.Convert(context.Background(), orig, pq, converter.Options{BPW: 2.5, Threads: 2}); err != nil {
+	if _, err := converter.Convert(context.Background(), orig, pq, converter.Options{BPW: 2.5, Threads: 2, Prefer: prefer}); err != nil {
 		t.Fatal(err)
 	}
 	return orig, pq

@@ -13,13 +13,55 @@ import (
 // pqTable is one table's trainable codebook. Only decoder-free tables
 // (B = 0: LUT = Wo·c + co) are trained; a decoder would need its own backward
 // pass, and the default k-means method never writes one.
+//
+// An additive table's lut is its product LUT (16^M sums, format.ProductLUT)
+// and tensors hold product indices, so rebuilding and the index step work as
+// for a plain table; the gradient of a sum reaches each of its M entries.
 type pqTable struct {
 	name  string
 	tb    *format.Table
-	lut   []float32 // K x V, rebuilt from the codebook after each step
+	lut   []float32 // rows x V (K, or 16^M for additive), rebuilt from the codebook after each step
 	gLUT  []float32
 	gCode []float32
+	valid []uint32 // additive: the product indices whose codes are all < K
 	train bool
+}
+
+// newPQTable sets up a table's buffers and first LUT.
+func newPQTable(n string, tb *format.Table) *pqTable {
+	rows := tb.K
+	if tb.Additive() {
+		rows = 1 << (4 * tb.M())
+	}
+	pt := &pqTable{name: n, tb: tb, train: tb.Blocks == 0, gLUT: make([]float32, rows*tb.V), gCode: make([]float32, tb.M()*tb.K*tb.Latent)}
+	if tb.Additive() {
+		for p := 0; p < rows; p++ {
+			if validCodes(uint32(p), tb.M(), tb.K) {
+				pt.valid = append(pt.valid, uint32(p))
+			}
+		}
+	}
+	pt.refresh()
+	return pt
+}
+
+// refresh rebuilds the LUT from the codebook.
+func (pt *pqTable) refresh() {
+	if pt.tb.Additive() {
+		pt.lut = pt.tb.ProductLUT()
+	} else {
+		pt.lut = pt.tb.BuildLUT(pt.tb.K)
+	}
+}
+
+// validCodes reports whether every 4-bit code of product index p is < k.
+func validCodes(p uint32, m, k int) bool {
+	for i := 0; i < m; i++ {
+		if int(p>>(4*i)&0x0F) >= k {
+			return false
+		}
+	}
+	return true
 }
 
 // pqTensor rebuilds one PQ weight from its fixed indices, its table and its
@@ -61,8 +103,7 @@ func loadPQModel(g *gguf.File, c Config) (*pqModel, error) {
 	byName := map[string]*pqTable{}
 	for _, n := range sortedKeys(tables) {
 		tb := tables[n]
-		pt := &pqTable{name: n, tb: tb, train: tb.Blocks == 0, gLUT: make([]float32, tb.K*tb.V), gCode: make([]float32, tb.K*tb.Latent)}
-		pt.lut = tb.BuildLUT(tb.K)
+		pt := newPQTable(n, tb)
 		byName[n] = pt
 		m.tables = append(m.tables, pt)
 	}
@@ -82,12 +123,13 @@ func loadPQModel(g *gguf.File, c Config) (*pqModel, error) {
 		}
 		t := &pqTensor{name: n, ty: src.Type, rows: rows, cols: cols, v: src.Type.V, table: byName[src.Table], dense: dst,
 			idx: make([]uint32, rows*cols/src.Type.V)}
-		rb, per := src.Type.RowBytes(cols), cols/src.Type.V
-		for r := 0; r < rows; r++ {
-			format.UnpackIndices(src.Type, raw[r*rb:(r+1)*rb], t.idx[r*per:(r+1)*per])
-		}
-		for _, id := range t.idx {
-			if int(id) >= t.table.tb.K {
+		t.idx = src.Indices(raw)
+		for j, id := range t.idx {
+			if src.Type.Additive() {
+				if !validCodes(id, src.Type.Codebooks, t.table.tb.K) {
+					return nil, fmt.Errorf("%s: tensor %q: sub-vector %d has a code >= K = %d", g.Path, n, j, t.table.tb.K)
+				}
+			} else if int(id) >= t.table.tb.K {
 				return nil, fmt.Errorf("%s: tensor %q: index %d >= K = %d", g.Path, n, id, t.table.tb.K)
 			}
 		}
@@ -159,14 +201,29 @@ func (m *pqModel) pullGradients(g *Weights) {
 		if !tb.train {
 			continue
 		}
+		d, v, K := tb.tb.Latent, tb.tb.V, tb.tb.K
+		gEntry := tb.gLUT // plain: one row per entry
+		if tb.tb.Additive() {
+			// A sum's gradient is each of its M entries' gradient.
+			M := tb.tb.M()
+			gEntry = make([]float32, M*K*v)
+			for _, p := range tb.valid {
+				g := tb.gLUT[int(p)*v : int(p)*v+v]
+				for mm := 0; mm < M; mm++ {
+					e := gEntry[(mm*K+int(p>>(4*mm)&0x0F))*v:][:v]
+					for i := range e {
+						e[i] += g[i]
+					}
+				}
+			}
+		}
 		// LUT_k = Wo·c_k + co, so ∂c_k = Woᵀ·∂LUT_k.
-		d, v := tb.tb.Latent, tb.tb.V
 		wo := tb.tb.Decoder[:v*d]
-		for k := 0; k < tb.tb.K; k++ {
+		for k := 0; k < tb.tb.M()*K; k++ {
 			gc := tb.gCode[k*d : (k+1)*d]
 			clear(gc)
 			for i := 0; i < v; i++ {
-				axpy(tb.gLUT[k*v+i], wo[i*d:(i+1)*d], gc)
+				axpy(gEntry[k*v+i], wo[i*d:(i+1)*d], gc)
 			}
 		}
 	}
@@ -176,7 +233,7 @@ func (m *pqModel) pullGradients(g *Weights) {
 func (m *pqModel) refreshLUTs() {
 	for _, tb := range m.tables {
 		if tb.train {
-			tb.lut = tb.tb.BuildLUT(tb.tb.K)
+			tb.refresh()
 		}
 	}
 }
@@ -251,6 +308,10 @@ func (m *pqModel) restore(s state) {
 // the midpoint between two entries. Ties keep the lowest index.
 func (t *pqTensor) reassign() {
 	per, v, lut, K := t.cols/t.v, t.v, t.table.lut, t.table.tb.K
+	valid := t.table.valid // additive: the candidate sums, in index order
+	if valid != nil {
+		K = len(valid)
+	}
 	x := make([]float32, v)
 	for r := 0; r < t.rows; r++ {
 		s := float32(1)
@@ -267,14 +328,18 @@ func (t *pqTensor) reassign() {
 			}
 			best, bestD := uint32(0), float32(math.Inf(1))
 			for k := 0; k < K; k++ {
-				e := lut[k*v : k*v+v]
+				id := uint32(k)
+				if valid != nil {
+					id = valid[k]
+				}
+				e := lut[int(id)*v : int(id)*v+v]
 				var d float32
 				for i, xi := range x {
 					dd := xi - e[i]
 					d += dd * dd
 				}
 				if d < bestD {
-					best, bestD = uint32(k), d
+					best, bestD = id, d
 				}
 			}
 			t.idx[r*per+j] = best
@@ -282,13 +347,11 @@ func (t *pqTensor) reassign() {
 	}
 }
 
-// packed is the tensor's data: its indices packed row by row.
+// packed is the tensor's data: its indices in the type's layout (2-D
+// weights: one slice of all rows).
 func (t *pqTensor) packed() []byte {
-	rb, per := t.ty.RowBytes(t.cols), t.cols/t.v
-	out := make([]byte, t.rows*rb)
-	for r := 0; r < t.rows; r++ {
-		format.PackIndices(t.ty, t.idx[r*per:(r+1)*per], out[r*rb:(r+1)*rb])
-	}
+	out := make([]byte, t.rows*t.ty.RowBytes(t.cols))
+	format.PackTensor(t.ty, t.rows, t.cols, t.idx, out)
 	return out
 }
 
