@@ -86,6 +86,33 @@ static double time_mul_mat(struct ggml_tensor * w, int ncols, int threads, int r
     return best;
 }
 
+// Seconds per one-column mul_mat (mean over reps) when the weight comes from memory, not from the
+// last-level cache, as in a real model whose weights are far larger than it: copies of w, more
+// than 64 MiB in all, multiplied in turn. The wall clock of the call (memory stalls count).
+static double time_tg_from_memory(struct ggml_tensor * w, int threads, int reps) {
+    const size_t nb = ggml_nbytes(w);
+    const int copies = (int) ((64u << 20) / nb) + 2;
+    struct ggml_init_params ip = { (nb + 4096) * copies + (size_t) (K_IN + N_OUT) * 4 * copies * 2 + (64u << 20), NULL, false };
+    struct ggml_context * ctx = ggml_init(ip);
+    struct ggml_tensor * x = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, K_IN);
+    for (int64_t i = 0; i < K_IN; i++) ((float *) x->data)[i] = frand();
+    struct ggml_cgraph * gf[16];
+    const int ng = copies < 16 ? copies : 16;
+    for (int c = 0; c < ng; c++) {
+        struct ggml_tensor * wc = ggml_new_tensor_2d(ctx, w->type, K_IN, N_OUT);
+        memcpy(wc->data, w->data, nb);
+        wc->extra = w->extra;
+        gf[c] = ggml_new_graph(ctx);
+        ggml_build_forward_expand(gf[c], ggml_mul_mat(ctx, wc, x));
+    }
+    for (int c = 0; c < ng; c++) ggml_graph_compute_with_ctx(ctx, gf[c], threads);  // warm-up (work buffers)
+    const double t0 = now_s();
+    for (int r = 0; r < reps; r++) ggml_graph_compute_with_ctx(ctx, gf[r % ng], threads);
+    const double dt = now_s() - t0;
+    ggml_free(ctx);
+    return dt / reps;
+}
+
 // Time to build the LUT of the largest table a file may hold, per table.
 static void time_lut_builds(void) {
     static const struct { int v, bits, k, d, blocks, hidden; } cases[] = {
@@ -127,8 +154,8 @@ int main(int argc, char ** argv) {
     };
     static const int cols[] = { 1, 32, 512 };
     printf("ggml mul_mat, weight %dx%d, %d thread(s), PQ kernels: %s\n\n", K_IN, N_OUT, threads, ggml_pq_simd());
-    printf("| type | bits/weight | TG 1 col (ms) | PP 32 cols (ms) | PP 512 cols (ms) | PP512 GFLOP/s |\n");
-    printf("|---|---:|---:|---:|---:|---:|\n");
+    printf("| type | bits/weight | TG 1 col (ms) | TG from memory (ms) | PP 32 cols (ms) | PP 512 cols (ms) | PP512 GFLOP/s |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         const enum ggml_type type = types[t];
         if (only && !strstr(only, ggml_type_name(type))) continue;
@@ -145,9 +172,10 @@ int main(int argc, char ** argv) {
             if (quick && cols[c] == 512) { ms[c] = NAN; continue; }
             ms[c] = 1e3 * time_mul_mat(w, cols[c], threads, quick ? 2 : reps);
         }
+        const double tg_mem = 1e3 * time_tg_from_memory(w, threads, quick ? 10 : 60);
         if (lut) { free(lut); free((void *) extra.scale); }
         ggml_free(wctx);
-        printf("| %s | %.3g | %.2f | %.2f | %.1f | %.1f |\n", ggml_type_name(type), bpw, ms[0], ms[1], ms[2],
+        printf("| %s | %.3g | %.2f | %.2f | %.2f | %.1f | %.1f |\n", ggml_type_name(type), bpw, ms[0], tg_mem, ms[1], ms[2],
                2.0 * K_IN * N_OUT * 512 / (ms[2] * 1e-3) / 1e9);
         fflush(stdout);
     }

@@ -224,7 +224,7 @@ void ggml_pqa_mul_mat_ref(int type, int64_t n, const void * w, int64_t nrows, in
 #if defined(GGML_PQ_AVX2)
 // 32 interleaved rows (group codes wg) against one column over table blocks [b0, b1):
 // acc[i] (row i's float sum so far) += the blocks' terms, in block order.
-static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const struct pqa_act * a,
+static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const uint8_t * pf, const struct pqa_act * a,
                         int64_t b0, int64_t b1, float acc[32]) {
     const __m256i nib = _mm256_set1_epi8(0x0F);
     __m256 f[4];
@@ -237,6 +237,7 @@ static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const st
         for (int64_t p = p0; p < p1; p += 2) {
             const __m256i c = _mm256_loadu_si256((const __m256i *) (wg + p*16));  // positions p | p+1
             const __m256i t = _mm256_loadu_si256((const __m256i *) (a->q + p*16));
+            _mm_prefetch((const char *) (pf + p*16), _MM_HINT_T0);
             const __m256i lo = _mm256_shuffle_epi8(t, _mm256_and_si256(c, nib));                       // rows 0..15
             const __m256i hi = _mm256_shuffle_epi8(t, _mm256_and_si256(_mm256_srli_epi16(c, 4), nib)); // rows 16..31
             a0 = _mm256_add_epi16(a0, lo);
@@ -262,7 +263,7 @@ static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const st
 }
 #define PQA_GROUP32 pqa_group32
 #elif defined(GGML_PQ_NEON)
-static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const struct pqa_act * a,
+static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const uint8_t * pf, const struct pqa_act * a,
                         int64_t b0, int64_t b1, float acc[32]) {
     const uint8x16_t nib = vdupq_n_u8(0x0F);
     float32x4_t f[8];
@@ -273,6 +274,7 @@ static void pqa_group32(const struct pqa_shape * s, const uint8_t * wg, const st
         for (int64_t p = p0; p < p1; p++) {
             const uint8x16_t c = vld1q_u8(wg + p*16);
             const uint8x16_t t = vld1q_u8(a->q + p*16);
+            __builtin_prefetch(pf + p*16);
             const uint8x16_t lo = vqtbl1q_u8(t, vandq_u8(c, nib));  // rows 0..15
             const uint8x16_t hi = vqtbl1q_u8(t, vshrq_n_u8(c, 4));  // rows 16..31
             acc[0] = vaddw_u8(acc[0], vget_low_u8(lo));
@@ -313,9 +315,12 @@ void ggml_pqa_mul_mat(int type, int64_t n, const void * w, int64_t nrows, int64_
             const int64_t b1 = b0 + PQA_KB < s.nblk ? b0 + PQA_KB : s.nblk;
             for (int64_t r = r0; r < g1; r += 32) {
                 const uint8_t * wg = (const uint8_t *) w + (r / 32) * 16 * s.p;
+                // the next group's codes for the same positions: 4 KiB runs 16*P bytes apart defeat
+                // the hardware prefetchers when memory is contended, so ask for them one group ahead
+                const uint8_t * pf = r + 32 < g1 ? wg + 16 * s.p : wg;
                 for (int64_t c = c0; c < c1; c++) {
                     const struct pqa_act a = pqa_act_of(&s, (const uint8_t *) act + c * act_stride);
-                    pqa_group32(&s, wg, &a, b0, b1, y + c*ldy + r);
+                    pqa_group32(&s, wg, pf, &a, b0, b1, y + c*ldy + r);
                 }
             }
         }
