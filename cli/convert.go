@@ -25,7 +25,7 @@ func init() {
 		ArgsUsage: "IN.gguf OUT.gguf",
 		Flags: append([]cli.Flag{
 			&cli.Float64Flag{Name: "bpw", DefaultText: "none: pqa_4x8 (--prefer quality: pq_4x8) for every block weight", Usage: "target whole-file bits per weight (every byte counts: indices, tables, scales, copied tensors, metadata); the allocator picks types, K and sharing per tensor"},
-			&cli.StringFlag{Name: "prefer", Value: converter.PreferSpeed, Usage: "speed: PQ tensors get the additive types pqa_4x8, pqa_4x12, pqa_8x8, pqa_8x12 (pqa_8x16 with --codebook-bits 16), 4-bit codes into 16-entry codebooks that the kernels look up in registers; quality: every PQ type, and the plain pq_* type (one free codebook of 2^bits entries, lower error at the same bits, slower kernels) where --vec-len/--codebook-bits pick one"},
+			&cli.StringFlag{Name: "prefer", Value: converter.PreferSpeed, Usage: "speed: PQ tensors get the additive types pqa_4x8, pqa_4x12, pqa_8x8, pqa_8x12 (pqa_8x16 with --codebook-bits 16), 4-bit codes into 16-entry codebooks that the kernels look up in registers; quality: the plain pq_* types (one free codebook of 2^bits entries: lower error at the same bits, slower kernels; the files of earlier versions). --method pocketllm trains plain tables, so it implies quality unless --prefer is given"},
 			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8 (additive types: 4 or 8)", DefaultText: "allocator's choice with --bpw, else 4"},
 			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits per sub-vector: 8, 12 or 16 (additive types: 4 per codebook; the allocator uses 16 only when asked: 65536-entry tables train slowly)", DefaultText: "allocator's choice with --bpw, else 8"},
 			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits (additive types: per codebook, at most 16)", DefaultText: "2^bits or 16, or the allocator's choice"},
@@ -76,9 +76,13 @@ func runConvert(c *cli.Context) error {
 			return fmt.Errorf("convert: %w", err)
 		}
 	}
+	prefer := c.String("prefer")
+	if c.String("method") == quant.MethodPocketLLM && !c.IsSet("prefer") {
+		prefer = converter.PreferQuality
+	}
 	pr := newProgress(c.Bool("quiet"))
 	opt := converter.Options{
-		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"), Prefer: c.String("prefer"),
+		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"), Prefer: prefer,
 		Method: c.String("method"), Hidden: c.Int("hidden"), Epochs: c.Int("epochs"), LR: c.Float64("lr"),
 		Seed: c.Uint64("seed"), Threads: c.Int("threads"), Sharing: c.String("sharing"), RowScale: c.String("row-scale"),
 		Imatrix: c.String("imatrix"), KeepEmbeddings: c.Bool("keep-embeddings"), CompressEmbeddings: c.Bool("compress-embeddings"),

@@ -88,7 +88,7 @@ func TestConvertInspectUnpackCLI(t *testing.T) {
 		t.Fatalf("convert: %v\n%s", err, out)
 	}
 	out, err = exec.Command(bin, "inspect", pq).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "blk.0.attn_q.weight") || !strings.Contains(string(out), "pq_") {
+	if err != nil || !strings.Contains(string(out), "blk.0.attn_q.weight") || !strings.Contains(string(out), "pqa_") { // --prefer speed
 		t.Fatalf("inspect: %v\n%s", err, out)
 	}
 	out, err = exec.Command(bin, "inspect", "--json", "--compare", in, pq).Output()

@@ -109,8 +109,11 @@ func ReadPocket(g *gguf.File) (map[string]*format.Table, map[string]*PocketTenso
 					return nil, nil, fmt.Errorf("%s: table %q has %s = %d in a version %d file (additive tables need version %d)", g.Path, n, format.KeyTableCodebooks(n), tb.Codebooks, ver, format.VersionAdditive)
 				}
 			}
+			if tb.M() != ty.Codebooks { // before Validate: the codebook length depends on it
+				return nil, nil, codebooksMismatch(g.Path, t.Name, ty, n, tb)
+			}
 			if err := tb.Validate(n, 1<<16); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", g.Path, err)
+				return nil, nil, fmt.Errorf("%s: tensor %q: %w", g.Path, t.Name, err)
 			}
 			tables[n] = tb
 		}
@@ -118,7 +121,7 @@ func ReadPocket(g *gguf.File) (map[string]*format.Table, map[string]*PocketTenso
 			return nil, nil, fmt.Errorf("%s: tensor %q is %s but table %q has v=%d, K=%d", g.Path, t.Name, ty.Name, pt.Table, tb.V, tb.K)
 		}
 		if tb.M() != ty.Codebooks {
-			return nil, nil, fmt.Errorf("%s: tensor %q is %s (%d codebooks) but table %q has %s = %d", g.Path, t.Name, ty.Name, ty.Codebooks, pt.Table, format.KeyTableCodebooks(pt.Table), tb.M())
+			return nil, nil, codebooksMismatch(g.Path, t.Name, ty, pt.Table, tb)
 		}
 		if ty.Additive() && ver < format.VersionAdditive {
 			return nil, nil, fmt.Errorf("%s: tensor %q is %s, which needs %s %d, not %d", g.Path, t.Name, ty.Name, format.KeyVersion, format.VersionAdditive, ver)
@@ -126,6 +129,10 @@ func ReadPocket(g *gguf.File) (map[string]*format.Table, map[string]*PocketTenso
 		tensors[t.Name] = pt
 	}
 	return tables, tensors, nil
+}
+
+func codebooksMismatch(path, tensor string, ty format.PQType, table string, tb *format.Table) error {
+	return fmt.Errorf("%s: tensor %q is %s (%d codebooks) but table %q has %s = %d (absent means 1)", path, tensor, ty.Name, ty.Codebooks, table, format.KeyTableCodebooks(table), tb.M())
 }
 
 // Indices returns the tensor's indices, row-major (product indices for
