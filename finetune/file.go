@@ -48,7 +48,15 @@ func Run(ctx context.Context, origPath, pqPath, outPath string, seqs [][]int32, 
 	if len(m.tensors) == 0 {
 		return nil, fmt.Errorf("%s has no PQ tensors to fine-tune", pqPath)
 	}
-	rep, err := tune(ctx, c, teacher, m, seqs, o, readStoredAs(pq, m))
+	var rep *Report
+	switch o.Engine {
+	case EngineGo:
+		rep, err = tune(ctx, c, teacher, m, seqs, o, readStoredAs(pq, m))
+	case "", EngineGGML:
+		rep, err = tuneGGML(ctx, c, llamaTeacher(origPath), m, seqs, o, readStoredAs(pq, m))
+	default:
+		err = fmt.Errorf("fine-tuning engine %q: want %q or %q", o.Engine, EngineGGML, EngineGo)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,10 @@ type Options struct {
 	Threads int
 	Seed    uint64
 	Log     func(line string) // one line per epoch; nil: quiet
+	// Engine is EngineGGML ("" too) or EngineGo; TopK is how many teacher
+	// tokens per position the ggml engine keeps (0: DefaultTopK).
+	Engine string
+	TopK   int
 }
 
 // DefaultOptions are what `convert --finetune` uses unless told otherwise.

@@ -1,0 +1,235 @@
+package finetune
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/pocketgguf/pocketgguf/bridge"
+)
+
+// Engines: where the forward and backward passes run.
+const (
+	EngineGGML = "ggml" // ggml's compute graph (bridge.Trainer), the default
+	EngineGo   = "go"   // the plain-Go pass, kept as the reference
+)
+
+// checkSeqs refuses what neither engine can train on.
+func checkSeqs(c Config, seqs [][]int32) error {
+	if len(seqs) == 0 {
+		return fmt.Errorf("fine-tuning needs at least one token sequence")
+	}
+	for si, s := range seqs {
+		if len(s) < 2 {
+			return fmt.Errorf("fine-tuning sequence %d has %d tokens (want at least 2)", si, len(s))
+		}
+		for _, t := range s {
+			if t < 0 || int(t) >= c.Vocab {
+				return fmt.Errorf("fine-tuning sequence %d: token %d outside the vocabulary of %d", si, t, c.Vocab)
+			}
+		}
+	}
+	return nil
+}
+
+// ggmlTuner is one run's state on the ggml engine.
+type ggmlTuner struct {
+	e       *ggmlEngine
+	seqs    [][]int32
+	teacher []*bridge.Teacher
+	threads int
+}
+
+// byLength splits ids into runs of sequences of one length (one graph each).
+func (tu *ggmlTuner) byLength(ids []int) [][]int {
+	var out [][]int
+	for _, i := range ids {
+		j := slices.IndexFunc(out, func(g []int) bool { return len(tu.seqs[g[0]]) == len(tu.seqs[i]) })
+		if j < 0 {
+			out = append(out, []int{i})
+		} else {
+			out[j] = append(out[j], i)
+		}
+	}
+	return out
+}
+
+func (tu *ggmlTuner) eval(ids []int, scale float32, grad bool) (float64, error) {
+	var kl float64
+	for gi, g := range tu.byLength(ids) {
+		seqs, te := make([][]int32, len(g)), make([]*bridge.Teacher, len(g))
+		for j, i := range g {
+			seqs[j], te[j] = tu.seqs[i], tu.teacher[i]
+		}
+		x, err := tu.e.run(seqs, te, scale, grad, gi == 0)
+		if err != nil {
+			return 0, err
+		}
+		kl += x
+	}
+	return kl, nil
+}
+
+// heldKL is the mean per-token KL on sequences ids; held-out batches are the
+// training batch size, so they fit the memory a step needs.
+func (tu *ggmlTuner) heldKL(ids []int, batch int) (float64, error) {
+	var sum float64
+	tokens := 0
+	for b := 0; b < len(ids); b += batch {
+		part := ids[b:min(b+batch, len(ids))]
+		kl, err := tu.eval(part, 0, false)
+		if err != nil {
+			return 0, err
+		}
+		sum += kl
+		for _, i := range part {
+			tokens += len(tu.seqs[i])
+		}
+	}
+	return sum / float64(tokens), nil
+}
+
+// step is tuner.step on the ggml engine: gradient of the batch's mean KL,
+// one Adam step, the straight-through index step, and the new values uploaded.
+func (tu *ggmlTuner) step(batch []int, opt *adam, mult float64, codes bool) error {
+	tokens := 0
+	for _, i := range batch {
+		tokens += len(tu.seqs[i])
+	}
+	if _, err := tu.eval(batch, float32(1/float64(tokens)), true); err != nil {
+		return err
+	}
+	m := tu.e.m
+	m.codebookGrads()
+	opt.update(mult)
+	m.refreshLUTs()
+	if codes {
+		parallelFor(len(m.tensors), tu.threads, func(i int) { m.tensors[i].reassign() })
+	}
+	tu.e.upload(codes)
+	return nil
+}
+
+// tuneGGML is tune on the ggml engine, with the teacher's top-k (o.TopK)
+// from teach; it leaves m at its best state, materialized.
+func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs [][]int32, o Options, stored storedAs) (*Report, error) {
+	if err := checkSeqs(c, seqs); err != nil {
+		return nil, err
+	}
+	o.Batch = max(1, o.Batch)
+	threads := max(1, o.Threads)
+	k := o.TopK
+	if k <= 0 {
+		k = DefaultTopK
+	}
+	teacher, err := teach(seqs, k, threads)
+	if err != nil {
+		return nil, err
+	}
+	for i, te := range teacher {
+		if len(te.Rest) != len(seqs[i]) {
+			return nil, fmt.Errorf("fine-tuning teacher: sequence %d: %d positions for %d tokens", i, len(te.Rest), len(seqs[i]))
+		}
+	}
+	codes := o.CodeLR > 0
+	e, err := newGGMLEngine(c, m, threads, codes)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	tu := &ggmlTuner{e: e, seqs: seqs, teacher: teacher, threads: threads}
+
+	var train, held []int
+	for i := range seqs {
+		if len(seqs) >= 5 && i%5 == 4 {
+			held = append(held, i)
+		} else {
+			train = append(train, i)
+		}
+	}
+	if len(held) == 0 {
+		held = train
+	}
+	rep := &Report{Train: len(train), Held: len(held)}
+	for _, i := range held {
+		rep.Tokens += len(seqs[i])
+	}
+	// The same parameter groups, in the same order, as tune.
+	opt := newAdam()
+	for _, tb := range m.tables {
+		if tb.train {
+			opt.add(tb.tb.Codebook, tb.gCode, o.LR)
+		}
+	}
+	for _, t := range m.tensors {
+		if t.scales != nil {
+			opt.add(t.scales, t.gScales, o.LR)
+		}
+	}
+	named := m.w.Named()
+	for _, n := range m.norms {
+		opt.add(named[n], e.gNorm[n], o.LR)
+	}
+	if codes {
+		for i, t := range m.tensors {
+			t.shadow = slices.Clone(t.dense)
+			opt.add(t.shadow, e.gDense[i], o.CodeLR)
+		}
+	}
+	round := func() {
+		m.roundToStored(stored)
+		e.upload(false)
+	}
+	round()
+	best := m.snapshot()
+	if rep.StartKL, err = tu.heldKL(held, o.Batch); err != nil {
+		return nil, err
+	}
+	rep.BestKL = rep.StartKL
+	if o.Log != nil {
+		o.Log(fmt.Sprintf("finetune (ggml, top-%d teacher): %d training and %d held-out sequences; held-out KL %.4f before", k, len(train), len(held), rep.StartKL))
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
+	trainTokens := 0
+	for _, i := range train {
+		trainTokens += len(seqs[i])
+	}
+	start := time.Now()
+	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
+	done := 0
+	for ep := 1; ep <= o.Epochs; ep++ {
+		order := slices.Clone(train)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for b := 0; b < len(order); b += o.Batch {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			mult := 0.5 * (1 + math.Cos(math.Pi*float64(done)/float64(steps)))
+			if err := tu.step(order[b:min(b+o.Batch, len(order))], opt, mult, codes); err != nil {
+				return nil, err
+			}
+			done++
+		}
+		round()
+		kl, err := tu.heldKL(held, o.Batch)
+		if err != nil {
+			return nil, err
+		}
+		mark := ""
+		if kl < rep.BestKL {
+			rep.BestKL, rep.BestEpoch, best = kl, ep, m.snapshot()
+			mark = " (best)"
+		}
+		if o.Log != nil {
+			el := time.Since(start)
+			eta := time.Duration(float64(el) / float64(ep) * float64(o.Epochs-ep))
+			o.Log(fmt.Sprintf("finetune: epoch %d/%d: held-out KL %.4f%s  [%.0f tokens/s, %s elapsed, ETA %s]", ep, o.Epochs, kl, mark,
+				float64(ep*trainTokens)/el.Seconds(), el.Round(time.Second), eta.Round(time.Second)))
+		}
+	}
+	m.restore(best)
+	return rep, nil
+}
