@@ -45,7 +45,7 @@ func TestPQRunsNativelyLikeUnpackedTwin(t *testing.T) {
 	}
 
 	cli := func(prefix []string, bin string) {
-		args := append(prefix, bin, "-m", pq, "-p", "Once upon a time", "-n", "24", "--temp", "0", "-t", "1")
+		args := append(prefix, bin, "-m", pq, "-p", "Once upon a time", "-n", "24", "--temp", "0", "-t", "1", "-fa", "off")
 		out, err := exec.Command(args[0], args[1:]...).Output()
 		if err != nil {
 			t.Fatalf("%s: %v", strings.Join(args, " "), err)
@@ -68,35 +68,3 @@ func TestPQRunsNativelyLikeUnpackedTwin(t *testing.T) {
 	cli([]string{qemu, "-L", "/usr/aarch64-linux-gnu"}, arm)
 }
 
-// The additive (--prefer speed) file runs natively and continues the prompt.
-// Its unpacked twin is the exact f32 rule; the native mat-mul rounds each
-// activation table to 8 bits (ggml-pq.h), so their texts may part after a
-// few tokens on a model this small; the divergence is logged, not failed.
-func TestPQARunsNatively(t *testing.T) {
-	model := filepath.Join("..", "..", "shared", "testdata", "models", "stories260K.gguf")
-	if _, err := os.Stat(model); err != nil {
-		t.Skipf("test model absent: %v", err)
-	}
-	dir := t.TempDir()
-	pq, twin := filepath.Join(dir, "s.pqa.gguf"), filepath.Join(dir, "s.f32.gguf")
-	if _, err := runCLI(t, "convert", "-q", "--bpw", "5", "--threads", "1", model, pq); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runCLI(t, "unpack", "-q", "--type", "f32", pq, twin); err != nil {
-		t.Fatal(err)
-	}
-	gen := func(path string) string {
-		out, err := runCLI(t, "run", path, "-p", "Once upon a time", "-n", "24", "--temp", "0", "--threads", "1")
-		if err != nil {
-			t.Fatalf("run %s: %v", path, err)
-		}
-		return strings.TrimSpace(out)
-	}
-	native, unpacked := gen(pq), gen(twin)
-	if !strings.HasPrefix(native, "Once upon a time,") {
-		t.Fatalf("additive PQ text does not continue the prompt: %q", native)
-	}
-	if native != unpacked {
-		t.Logf("additive file natively: %q\nits unpacked twin:     %q", native, unpacked)
-	}
-}

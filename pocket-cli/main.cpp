@@ -52,6 +52,7 @@ struct options {
     float temp = 0.8f;
     uint32_t seed = LLAMA_DEFAULT_SEED;
     bool verbose = false;
+    llama_flash_attn_type flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO;  // llama-cli's default
 };
 
 void usage(FILE * f, const char * argv0) {
@@ -65,6 +66,7 @@ void usage(FILE * f, const char * argv0) {
         "  -c, --ctx-size N     context size (default: 512)\n"
         "      --temp T         temperature; 0 = greedy (default: 0.8)\n"
         "  -s, --seed S         sampling seed (default: random)\n"
+        "  -fa, --flash-attn on|off|auto  flash attention (default: auto, as llama-cli)\n"
         "  -v, --verbose        print llama.cpp's log\n", argv0, default_threads());
 }
 
@@ -108,6 +110,13 @@ options parse(int argc, char ** argv) {
                 fprintf(stderr, "pocket-cli: --temp: '%s' is not a number in 0..100\n", s);
                 exit(2);
             }
+        }
+        else if (a == "-fa" || a == "--flash-attn") {
+            const std::string v = value();
+            if (v == "on") o.flash_attn = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+            else if (v == "off") o.flash_attn = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+            else if (v == "auto") o.flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO;
+            else { fprintf(stderr, "pocket-cli: %s: '%s' is not on, off or auto\n", a.c_str(), v.c_str()); exit(2); }
         }
         else if (a == "-v" || a == "--verbose") o.verbose = true;
         else if (a == "-h" || a == "--help") { usage(stdout, argv[0]); exit(0); }
@@ -160,6 +169,7 @@ int main(int argc, char ** argv) {
     cp.n_ctx = (uint32_t) o.n_ctx;
     cp.n_batch = (uint32_t) o.n_ctx;
     cp.n_threads = cp.n_threads_batch = o.threads;
+    cp.flash_attn_type = o.flash_attn;
     llama_context * ctx = llama_init_from_model(model, cp);
     if (!ctx) { fprintf(stderr, "pocket-cli: cannot create a context of %d tokens\n", o.n_ctx); return 1; }
 
