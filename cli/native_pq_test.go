@@ -67,4 +67,3 @@ func TestPQRunsNativelyLikeUnpackedTwin(t *testing.T) {
 	}
 	cli([]string{qemu, "-L", "/usr/aarch64-linux-gnu"}, arm)
 }
-
