@@ -29,7 +29,9 @@ func TestCalibrationLowersKLD(t *testing.T) {
 	}
 	conv := func(name string, flags ...string) string {
 		out := filepath.Join(dir, name+".gguf")
-		args := append([]string{"convert", "-q", "--bpw", "3", "--threads", "1", "--calib-ctx", "256", "--calib-chunks", "40"}, flags...)
+		// Plain types: the thresholds below were measured on them. Under --prefer speed the
+		// same run measured KLD 3.77 (none), 3.54 (imatrix), 3.32 (GPTQ), 3.64 (calib-self).
+		args := append([]string{"convert", "-q", "--prefer", "quality", "--bpw", "3", "--threads", "1", "--calib-ctx", "256", "--calib-chunks", "40"}, flags...)
 		if _, err := runCLI(t, append(args, model, out)...); err != nil {
 			t.Fatalf("convert %s: %v", name, err)
 		}
