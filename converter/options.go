@@ -22,16 +22,16 @@ type Options struct {
 	// types: one free codebook of 2^bits entries, lower error at the same
 	// bits). Empty means quality, so library callers keep their bytes; the
 	// CLI's --prefer defaults to speed.
-	Prefer string
-	Method       string  // pocketllm | kmeans
-	Hidden       int
-	Epochs       int
-	LR           float64
-	Seed         uint64
-	Threads      int
-	Sharing      string // auto | tensor | kind | model
-	RowScale     string // auto | on | off
-	Imatrix      string // llama.cpp imatrix file (.dat legacy or GGUF)
+	Prefer   string
+	Method   string // pocketllm | kmeans
+	Hidden   int
+	Epochs   int
+	LR       float64
+	Seed     uint64
+	Threads  int
+	Sharing  string // auto | tensor | kind | model
+	RowScale string // auto | on | off
+	Imatrix  string // llama.cpp imatrix file (.dat legacy or GGUF)
 	// ImatrixData is an importance matrix already in memory (per tensor, the
 	// mean squared activation of each input column), e.g. collected over
 	// calibration text by the CLI's --calib-text; it excludes Imatrix.

@@ -13,10 +13,10 @@ type Table struct {
 	// Codebooks is M for an additive table (pocket.table.<G>.codebooks);
 	// 0 and 1 both mean a plain table of one codebook.
 	Codebooks int
-	Blocks       int       // residual MLP blocks B
-	Hidden       int       // hidden width h
-	Decoder      []float32 // DecoderLen() values, order in docs/FORMAT.md
-	Sharing      string    // "tensor", "kind" or "model"
+	Blocks    int       // residual MLP blocks B
+	Hidden    int       // hidden width h
+	Decoder   []float32 // DecoderLen() values, order in docs/FORMAT.md
+	Sharing   string    // "tensor", "kind" or "model"
 }
 
 // DecoderLen is B·(2hd+h+d) + vd + v.

@@ -229,4 +229,3 @@ func BenchmarkAdditive(b *testing.B) {
 		})
 	}
 }
-
