@@ -105,7 +105,7 @@ void ggml_pq_build_type_lut(int type, const struct ggml_pq_table * t, float * lu
 struct ggml_pq_extra {
     uint32_t      magic;   // GGML_PQ_EXTRA_MAGIC
     int32_t       type;    // ggml type of the tensor it belongs to
-    const float * lut;     // (1 << bits) * v floats
+    const float * lut;     // ggml_pq_lut_len(type) floats, from ggml_pq_build_type_lut
     const float * scale;   // one per row (ne1*ne2*ne3), or NULL for all 1
     int64_t       nrows;   // rows the scale array covers
 };

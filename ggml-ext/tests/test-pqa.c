@@ -53,6 +53,7 @@ static void test_type(int type, int64_t n, int64_t nrows, int kentries, int adve
     const int v = ti->v, M = ti->codebooks;
     const int64_t P = n / v * M;
     const char * name = ti->name;
+    if (nrows <= 0 || P <= 0) return;
 
     // a table with an identity decoder: LUT entry = codebook entry
     float * codebook = malloc(sizeof(float) * (size_t) (M * kentries * v));
