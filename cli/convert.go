@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pocketgguf/pocketgguf/converter"
+	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/quant"
 	"github.com/urfave/cli/v2"
 )
@@ -25,7 +26,7 @@ func init() {
 		ArgsUsage: "IN.gguf OUT.gguf",
 		Flags: append([]cli.Flag{
 			&cli.Float64Flag{Name: "bpw", DefaultText: "none: pqa_4x8 (--prefer quality: pq_4x8) for every block weight", Usage: "target whole-file bits per weight (every byte counts: indices, tables, scales, copied tensors, metadata); the allocator picks types, K and sharing per tensor"},
-			&cli.StringFlag{Name: "prefer", Value: converter.PreferSpeed, Usage: "speed: PQ tensors get the additive types pqa_4x8, pqa_4x12, pqa_8x8, pqa_8x12 (pqa_8x16 with --codebook-bits 16), 4-bit codes into 16-entry codebooks that the kernels look up in registers; quality: the plain pq_* types (one free codebook of 2^bits entries: lower error at the same bits, slower kernels; the files of earlier versions). --method pocketllm trains plain tables, so it implies quality unless --prefer is given"},
+			&cli.StringFlag{Name: "prefer", Value: converter.PreferSpeed, Usage: "speed: PQ tensors get the additive types pqa_4x8, pqa_4x12, pqa_8x8, pqa_8x12 (pqa_8x16 with --codebook-bits 16), 4-bit codes into 16-entry codebooks that the kernels look up in registers; quality: the plain pq_* types (one free codebook of 2^bits entries: lower error at the same bits, slower kernels; the files of earlier versions). --method pocketllm, --codebook-size above 16, or --vec-len/--codebook-bits that no additive type has imply quality unless --prefer is given"},
 			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8 (additive types: 4 or 8)", DefaultText: "allocator's choice with --bpw, else 4"},
 			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits per sub-vector: 8, 12 or 16 (additive types: 4 per codebook; the allocator uses 16 only when asked: 65536-entry tables train slowly)", DefaultText: "allocator's choice with --bpw, else 8"},
 			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits (additive types: per codebook, at most 16)", DefaultText: "2^bits or 16, or the allocator's choice"},
@@ -77,7 +78,7 @@ func runConvert(c *cli.Context) error {
 		}
 	}
 	prefer := c.String("prefer")
-	if c.String("method") == quant.MethodPocketLLM && !c.IsSet("prefer") {
+	if !c.IsSet("prefer") && impliesQuality(c) {
 		prefer = converter.PreferQuality
 	}
 	pr := newProgress(c.Bool("quiet"))
@@ -193,4 +194,23 @@ func withSignalCleanup(parent context.Context) (context.Context, func()) {
 		os.Exit(130)
 	}()
 	return ctx, func() { close(done); stop() }
+}
+
+// impliesQuality is true when the flags ask for something only the plain PQ types offer, so that
+// an explicit request is honoured instead of refused under the default --prefer speed: PocketLLM
+// decoders (trained for plain tables), a codebook larger than 16 entries, or a --vec-len /
+// --codebook-bits pair with no additive twin (e.g. pq_2x8, pq_4x16).
+func impliesQuality(c *cli.Context) bool {
+	if c.String("method") == quant.MethodPocketLLM || c.Int("codebook-size") > 16 {
+		return true
+	}
+	if !c.IsSet("vec-len") && !c.IsSet("codebook-bits") {
+		return false
+	}
+	for _, t := range format.PQTypes {
+		if t.Additive() && (!c.IsSet("vec-len") || t.V == c.Int("vec-len")) && (!c.IsSet("codebook-bits") || t.IndexBits == c.Int("codebook-bits")) {
+			return false
+		}
+	}
+	return true
 }

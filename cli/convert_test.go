@@ -121,6 +121,19 @@ func TestConvertInspectUnpackCLI(t *testing.T) {
 	if out, err := exec.Command(bin, "unpack", pq, filepath.Join(dir, "u2.gguf"), "--type", "bf16").CombinedOutput(); err == nil || !strings.Contains(string(out), "--type") {
 		t.Fatalf("unpack with a bad trailing --type: %v\n%s", err, out)
 	}
+	// An explicit type only the plain family has wins over the default --prefer speed; with an
+	// explicit --prefer speed it is an error naming the flags.
+	out, err = exec.Command(bin, "convert", "-q", "--vec-len", "2", "--codebook-bits", "8", in, filepath.Join(dir, "p2.gguf")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("convert --vec-len 2: %v\n%s", err, out)
+	}
+	if out, err = exec.Command(bin, "inspect", filepath.Join(dir, "p2.gguf")).CombinedOutput(); err != nil || !strings.Contains(string(out), "pq_2x8") {
+		t.Fatalf("convert --vec-len 2 --codebook-bits 8 did not write pq_2x8: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "convert", "-q", "--prefer", "speed", "--vec-len", "2", in, filepath.Join(dir, "p3.gguf")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--prefer speed") || !strings.Contains(string(out), "--vec-len 2") {
+		t.Fatalf("convert --prefer speed --vec-len 2: %v\n%s", err, out)
+	}
 	out, err = exec.Command(bin, "convert", "--bpw", "0.3", in, filepath.Join(dir, "x.gguf")).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--bpw 0.3") {
 		t.Fatalf("impossible --bpw: %v\n%s", err, out)
