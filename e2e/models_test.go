@@ -13,7 +13,13 @@ type testModel struct {
 	tensorTypes []string // tensor types /api/show must list
 	exact       bool     // greedy output must contain storiesGreedy
 	role        string   // "pq": a PocketGGUF; "ref": the dense model it is compared with
+	// nativeGreedy, when set, is the text `pocketgguf run` continues greedyPrompt with (24
+	// tokens): the llama.cpp engine must print exactly it.
+	nativeGreedy string
 }
+
+// greedyPrompt is the prompt of the greedy checks.
+const greedyPrompt = "Once upon a time"
 
 // testModels returns the stock stories260K, and the PocketGGUF made from it plus
 // its unpacked twin when pocketModels can make them.
