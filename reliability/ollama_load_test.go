@@ -158,20 +158,31 @@ func (s *ollamaServer) generate(model, prompt string, n int) (genResponse, int, 
 // PocketGGUF stories260K, with one slot (OLLAMA_NUM_PARALLEL=1, 49 queued)
 // and with four, all answered with status 200 and done, server up, and every
 // greedy text identical to the same request alone: the PQ kernels add in one
-// order whatever the batch (before the kernels had one summation order, 2-11 of 50 differed).
+// order whatever the batch (before the kernels had one summation order, 2-11 of 50 differed),
+// and the additive kernels' sums are exact integers per table block. Both families run.
 func TestOllama50ConcurrentGenerate(t *testing.T) {
 	bin := patchedOllama(t)
 	stories := testmodels.SharedTestdata("models/stories260K.gguf")
 	if stories == "" {
 		t.Skip("../shared/testdata/models/stories260K.gguf not present")
 	}
-	pq := filepath.Join(t.TempDir(), "stories.pq.gguf")
-	if _, err := converter.Convert(context.Background(), stories, pq, converter.Options{Method: "kmeans", Seed: 1, Epochs: 4}); err != nil {
-		t.Fatal(err)
+	files := map[string]converter.Options{
+		"pq":  {Method: "kmeans", Seed: 1, Epochs: 4, Prefer: converter.PreferQuality},
+		"pqa": {Method: "kmeans", Seed: 1, Epochs: 4, Prefer: converter.PreferSpeed, BPW: 4},
 	}
-	if m := os.Getenv("POCKET_OLLAMA_LOAD_MODEL"); m != "" { // the same load on another model, e.g. for comparison
-		pq = m
+	for _, kind := range []string{"pq", "pqa"} {
+		pq := filepath.Join(t.TempDir(), "stories."+kind+".gguf")
+		if _, err := converter.Convert(context.Background(), stories, pq, files[kind]); err != nil {
+			t.Fatal(err)
+		}
+		if m := os.Getenv("POCKET_OLLAMA_LOAD_MODEL"); m != "" { // the same load on another model, e.g. for comparison
+			pq = m
+		}
+		t.Run(kind, func(t *testing.T) { concurrentGenerate(t, bin, pq) })
 	}
+}
+
+func concurrentGenerate(t *testing.T, bin, pq string) {
 	for _, parallel := range []int{1, 4} {
 		t.Run(fmt.Sprintf("parallel-%d", parallel), func(t *testing.T) {
 			s := startOllama(t, bin, parallel)
