@@ -4,7 +4,11 @@
 // converter, unpack and the tests share; ggml-ext mirrors it in C.
 package format
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pocketgguf/pocketgguf/gguf"
+)
 
 // Version is pocket.version of a file without additive tensors: such files
 // keep the bytes version 1 gave them. VersionAdditive marks a file that holds
@@ -21,8 +25,8 @@ func KnownVersion(v uint64) bool { return v == Version || v == VersionAdditive }
 // (LLAMA_FTYPE_MOSTLY_PQ in the patched llama.h).
 const FileTypePQ = 100
 
-// GGMLType is a ggml tensor type id as stored in GGUF tensor infos.
-type GGMLType uint32
+// GGMLType is gguf's tensor type id, under the name the PQ table uses.
+type GGMLType = gguf.Type
 
 // PQType describes one PQ tensor type: one table row per format, so adding a
 // format never adds a branch (see ggml's type_traits).
@@ -85,9 +89,6 @@ func (t PQType) MaxK() int {
 // Indices is the size of the index space of one sub-vector: 2^bits (for
 // additive types the product index Σ code_m·16^m, format.ProductLUT).
 func (t PQType) Indices() int { return 1 << t.IndexBits }
-
-// BitsPerWeight counts the indices only.
-func (t PQType) BitsPerWeight() float64 { return float64(t.IndexBits) / float64(t.V) }
 
 // RowBytes is the size in bytes of a row of n weights; n must be a multiple of BlockSize.
 func (t PQType) RowBytes(n int) int { return n / t.BlockSize() * t.TypeSize() }

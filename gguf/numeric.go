@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/x448/float16"
 )
 
@@ -31,7 +30,7 @@ func FloatToBF16(x float32) uint16 {
 }
 
 // ToFloat32 converts n weights of type t to float32.
-func ToFloat32(t format.GGMLType, raw []byte, n int) ([]float32, error) {
+func ToFloat32(t Type, raw []byte, n int) ([]float32, error) {
 	ti, ok := LookupType(t)
 	if !ok {
 		return nil, fmt.Errorf("unknown ggml type %d", uint32(t))
@@ -69,7 +68,7 @@ func ToFloat32(t format.GGMLType, raw []byte, n int) ([]float32, error) {
 }
 
 // FromFloat32 encodes weights as type t (F32, F16, BF16 or Q8_0).
-func FromFloat32(t format.GGMLType, x []float32) ([]byte, error) {
+func FromFloat32(t Type, x []float32) ([]byte, error) {
 	le := binary.LittleEndian
 	switch t {
 	case TypeF32:

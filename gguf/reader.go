@@ -8,8 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-
-	"github.com/pocketgguf/pocketgguf/format"
 )
 
 // Magic is the first four bytes of every GGUF file.
@@ -29,7 +27,7 @@ const (
 type TensorInfo struct {
 	Name   string
 	Shape  []uint64 // ne0 (row length) first, as ggml
-	Type   format.GGMLType
+	Type   Type
 	Offset uint64
 }
 
@@ -457,7 +455,7 @@ func (p *parser) tensorInfo() (TensorInfo, error) {
 		}
 		elems *= t.Shape[i]
 	}
-	t.Type = format.GGMLType(p.u32())
+	t.Type = Type(p.u32())
 	t.Offset = p.u64()
 	if p.err != nil {
 		return t, fmt.Errorf("tensor %q: %w", t.Name, p.err)

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/pocketgguf/pocketgguf/format"
 )
 
 // tinyFile builds a small valid GGUF in memory: two keys, an F32 tensor and an F16 one.
@@ -174,7 +172,7 @@ func TestQ8_0MatchesGGMLRounding(t *testing.T) {
 
 func TestFloatConversionsRoundTrip(t *testing.T) {
 	x := []float32{0, 1, -2.5, 65504, 1e-3, -7.25}
-	for _, ty := range []format.GGMLType{TypeF32, TypeF16, TypeBF16} {
+	for _, ty := range []Type{TypeF32, TypeF16, TypeBF16} {
 		raw, err := FromFloat32(ty, x)
 		if err != nil {
 			t.Fatal(err)

@@ -67,9 +67,6 @@ func (wr *Writer) Tensors() []TensorInfo { return wr.tensors }
 // FileSize is the size the finished file will have.
 func (wr *Writer) FileSize() int64 { return wr.end }
 
-// HeaderSize is the size of the header including padding.
-func (wr *Writer) HeaderSize() int64 { return wr.headerLen }
-
 // WriteTensor writes tensor i's data (exactly its size) followed by zero padding.
 func (wr *Writer) WriteTensor(i int, data []byte) error {
 	t := &wr.tensors[i]
