@@ -15,8 +15,10 @@ import (
 // gap far below what the weights' own quantization costs: KL divergence of the native file from
 // its twin at most 2 % of the twin's divergence from the original (measured: 0.0042 against
 // 0.90 at 3.9 bpw, 20 chunks), top-1 agreement with the twin at least 90 % (96 %). pocket-cli then
-// prints exactly the text `pocketgguf run` prints, natively and under qemu-aarch64 with the NEON
-// kernels: every build of the kernels computes the same bits.
+// prints exactly the text `pocketgguf run` prints (same kernels, same bits). Under qemu-aarch64
+// the NEON kernels compute the same bits too (ctest test-pqa), but ggml's other ops (attention,
+// the Q8_0 embeddings' products) add in another order on Arm, and this file's greedy path meets a
+// near-tie after 18 tokens; so there the first 12 words must agree.
 func TestPQARunsNativelyNearUnpackedTwin(t *testing.T) {
 	model := filepath.Join("..", "..", "shared", "testdata", "models", "stories260K.gguf")
 	text := filepath.Join("..", "..", "shared", "testdata", "text", "tinystories_val_a.txt")
@@ -57,13 +59,14 @@ func TestPQARunsNativelyNearUnpackedTwin(t *testing.T) {
 	if !strings.HasPrefix(native, "Once upon a time,") {
 		t.Fatalf("PQA text does not continue the prompt: %q", native)
 	}
-	cli := func(prefix []string, bin string) {
+	cli := func(prefix []string, bin string, words int) {
 		args := append(prefix, bin, "-m", pq, "-p", "Once upon a time", "-n", "24", "--temp", "0", "-t", "1", "-fa", "off")
 		out, err := exec.Command(args[0], args[1:]...).Output()
 		if err != nil {
 			t.Fatalf("%s: %v", strings.Join(args, " "), err)
 		}
-		if got := strings.TrimSpace(string(out)); got != native {
+		got := strings.TrimSpace(string(out))
+		if words == 0 && got != native || words > 0 && !sameFirstWords(got, native, words) {
 			t.Fatalf("%s printed %q, pocketgguf run printed %q", bin, got, native)
 		}
 	}
@@ -71,14 +74,23 @@ func TestPQARunsNativelyNearUnpackedTwin(t *testing.T) {
 	if _, err := os.Stat(x86); err != nil {
 		t.Skipf("pocket-cli not built (%v): run the CMake build first (scripts/test.sh does)", err)
 	}
-	cli(nil, x86)
+	cli(nil, x86, 0)
 	arm := filepath.Join("..", "build", "aarch64", "bin", "pocket-cli")
 	qemu, qerr := exec.LookPath("qemu-aarch64")
 	if _, err := os.Stat(arm); err != nil || qerr != nil {
 		t.Logf("aarch64 pocket-cli not checked (build it with POCKET_CROSS=1 scripts/test.sh)")
 		return
 	}
-	cli([]string{qemu, "-L", "/usr/aarch64-linux-gnu"}, arm)
+	cli([]string{qemu, "-L", "/usr/aarch64-linux-gnu"}, arm, 12)
+}
+
+// sameFirstWords reports whether a and b begin with the same n words.
+func sameFirstWords(a, b string, n int) bool {
+	wa, wb := strings.Fields(a), strings.Fields(b)
+	if len(wa) < n || len(wb) < n {
+		return false
+	}
+	return strings.Join(wa[:n], " ") == strings.Join(wb[:n], " ")
 }
 
 type evalResult struct {
