@@ -158,6 +158,44 @@ ggml_tensor * kvExpand(ggml_context * ctx, ggml_tensor * x, int group) {
     return ggml_reshape_4d(ctx, x, a, b, kv * group, B);
 }
 
+// gemmBackward rewrites the backward half of g: ggml takes mul_mat's
+// gradients by out_prod, which the CPU backend computes as rows of axpy
+// (ggml_vec_mad) at a fraction of its gemm's speed; the same product is a
+// mul_mat of the two operands transposed, which runs on the gemm kernels.
+// It returns the graph rebuilt from the forward root (the same n_fwd nodes
+// first) and the gradients in roots, which it updates.
+ggml_cgraph * gemmBackward(ggml_context * ctx, ggml_cgraph * g, int n_fwd, const std::vector<ggml_tensor **> & roots) {
+    std::map<ggml_tensor *, ggml_tensor *> repl;
+    auto sub = [&](ggml_tensor * x) {
+        auto it = repl.find(x);
+        return it == repl.end() ? x : it->second;
+    };
+    // T is x transposed and contiguous: a transposed view's source itself,
+    // else one copy per tensor (an activation feeds several weights' gradients).
+    std::map<ggml_tensor *, ggml_tensor *> tr;
+    auto T = [&](ggml_tensor * x) {
+        if (x->op == GGML_OP_TRANSPOSE && ggml_is_contiguous(x->src[0])) return x->src[0];
+        auto it = tr.find(x);
+        if (it != tr.end()) return it->second;
+        return tr[x] = ggml_cont(ctx, ggml_transpose(ctx, x));
+    };
+    const int n = ggml_graph_n_nodes(g);
+    for (int i = n_fwd; i < n; i++) {
+        ggml_tensor * node = ggml_graph_node(g, i);
+        for (int j = 0; j < GGML_MAX_SRC; j++)
+            if (node->src[j]) node->src[j] = sub(node->src[j]);
+        if (node->view_src) node->view_src = sub(node->view_src);
+        if (node->op == GGML_OP_OUT_PROD) repl[node] = ggml_mul_mat(ctx, T(node->src[0]), T(node->src[1]));
+    }
+    ggml_cgraph * out = ggml_new_graph_custom(ctx, kGraphSize, false);
+    ggml_build_forward_expand(out, ggml_graph_node(g, n_fwd - 1));
+    for (auto ** r : roots) {
+        *r = sub(*r);
+        ggml_build_forward_expand(out, *r);
+    }
+    return out;
+}
+
 struct graph {
     ggml_cgraph * g = nullptr;
     ggml_tensor * tok = nullptr, * pos = nullptr, * logits = nullptr, * dl = nullptr;
@@ -230,17 +268,21 @@ bool build(pocket_trainer * t, graph & G, int T, int B, bool grad) {
         std::vector<ggml_tensor *> accs(G.n_fwd, nullptr);
         accs[G.n_fwd - 1] = t->one;
         ggml_build_backward_expand(ctx, G.g, accs.data());
+        std::vector<ggml_tensor **> roots;
+        for (auto & s : t->slots) {
+            ggml_tensor * p = s.k == PQ ? s.scales : s.t;
+            if (s.trainable && p && (s.g0 = ggml_graph_get_grad(G.g, p))) roots.push_back(&s.g0);
+            if (s.want_grad && s.node && (s.g1 = ggml_graph_get_grad(G.g, s.node))) roots.push_back(&s.g1);
+        }
+        G.g = gemmBackward(ctx, G.g, G.n_fwd, roots);
+        if (ggml_graph_node(G.g, G.n_fwd - 1) != root) { t->err = "backward rewrite reordered the forward half"; return false; }
         // ggml's CPU rms_norm_back copies x into dst before it adds dz, so
         // it must not run in place over dz as the allocator would make it.
         for (int i = G.n_fwd; i < ggml_graph_n_nodes(G.g); i++) {
             ggml_tensor * n = ggml_graph_node(G.g, i);
             if (n->op == GGML_OP_RMS_NORM_BACK) ggml_set_output(n->src[0]);
         }
-        for (auto & s : t->slots) {
-            ggml_tensor * p = s.k == PQ ? s.scales : s.t;
-            if (s.trainable && p && (s.g0 = ggml_graph_get_grad(G.g, p))) ggml_set_output(s.g0);
-            if (s.want_grad && s.node && (s.g1 = ggml_graph_get_grad(G.g, s.node))) ggml_set_output(s.g1);
-        }
+        for (auto ** r : roots) ggml_set_output(*r);
     }
     if (!ggml_gallocr_alloc_graph(t->galloc, G.g)) {
         t->err = "cannot allocate the compute graph";
@@ -335,6 +377,11 @@ int pocket_trainer_grad(pocket_trainer * t, int h, int part, float * dst) {
     if (!g) return 0;
     ggml_backend_tensor_get(g, dst, 0, ggml_nbytes(g));
     return 1;
+}
+
+void pocket_trainer_set_threads(pocket_trainer * t, int n) {
+    t->c.threads = n > 0 ? n : 1;
+    ggml_backend_cpu_set_n_threads(t->backend, t->c.threads);
 }
 
 size_t pocket_trainer_static_bytes(pocket_trainer * t) { return t->sbuf ? ggml_backend_buffer_get_size(t->sbuf) : 0; }

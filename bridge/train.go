@@ -144,6 +144,10 @@ func (t *Trainer) Grad(h, part int, dst []float32) bool {
 	return C.pocket_trainer_grad(t.p, C.int(h), C.int(part), (*C.float)(&dst[0])) != 0
 }
 
+// SetThreads sets the compute threads of the next Runs; the results do not
+// depend on it.
+func (t *Trainer) SetThreads(n int) { C.pocket_trainer_set_threads(t.p, C.int(max(1, n))) }
+
 // Bytes are the model's tensors and the largest compute buffer so far.
 func (t *Trainer) Bytes() (static, compute int64) {
 	return int64(C.pocket_trainer_static_bytes(t.p)), int64(C.pocket_trainer_compute_bytes(t.p))

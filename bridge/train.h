@@ -31,6 +31,7 @@ double pocket_trainer_run(pocket_trainer * t, int T, int B, const int32_t * toke
                           const int32_t * tidx, const float * tlogp, const float * trest, float scale, int grad);
 // Gradient of a trainable slot (part 0: the dense, LUT or scales; part 1: a PQ slot's rebuilt weight). 0 if none.
 int  pocket_trainer_grad(pocket_trainer * t, int h, int part, float * dst);
+void pocket_trainer_set_threads(pocket_trainer * t, int n);
 size_t pocket_trainer_static_bytes(pocket_trainer * t);
 size_t pocket_trainer_compute_bytes(pocket_trainer * t);
 const char * pocket_trainer_error(pocket_trainer * t);

@@ -48,7 +48,9 @@ func newGGMLEngine(c Config, m *pqModel, threads int, wantDense bool) (*ggmlEngi
 		Vocab: c.Vocab, HeadDim: c.HeadDim, RopeDims: c.RopeDims, RopeBase: c.RopeBase, Eps: c.Eps, Threads: threads})
 	slotOf := map[*pqTable]int{}
 	for _, tb := range m.tables {
-		h := e.tr.Table(tb.tb.V, tb.tb.K, tb.train)
+		// An additive table enters the graph as its product LUT (16^M sums):
+		// its tensors hold product indices, as in the Go pass.
+		h := e.tr.Table(tb.tb.V, len(tb.lut)/tb.tb.V, tb.train)
 		slotOf[tb] = h
 		e.tables = append(e.tables, h)
 	}
@@ -178,20 +180,32 @@ func (e *ggmlEngine) run(seqs [][]int32, te []*bridge.Teacher, scale float32, gr
 	return kl, nil
 }
 
-// codebookGrads turns each trained table's LUT gradient into its codebook's
-// (LUT_k = Wo·c_k + co, so ∂c_k = Woᵀ·∂LUT_k), as pullGradients does.
+// codebookGrads turns each trained table's LUT gradient into its codebook's,
+// as pullGradients does: an additive sum's gradient reaches each of its M
+// entries, and LUT_k = Wo·c_k + co gives ∂c_k = Woᵀ·∂LUT_k.
 func (m *pqModel) codebookGrads() {
 	for _, tb := range m.tables {
 		if !tb.train {
 			continue
 		}
-		d, v := tb.tb.Latent, tb.tb.V
+		d, v, K := tb.tb.Latent, tb.tb.V, tb.tb.K
+		gEntry := tb.gLUT
+		if tb.tb.Additive() {
+			M := tb.tb.M()
+			gEntry = make([]float32, M*K*v)
+			for _, p := range tb.valid {
+				g := tb.gLUT[int(p)*v : int(p)*v+v]
+				for mm := 0; mm < M; mm++ {
+					axpy(1, g, gEntry[(mm*K+int(p>>(4*mm)&0x0F))*v:][:v])
+				}
+			}
+		}
 		wo := tb.tb.Decoder[:v*d]
-		for k := 0; k < tb.tb.K; k++ {
+		for k := 0; k < tb.tb.M()*K; k++ {
 			gc := tb.gCode[k*d : (k+1)*d]
 			clear(gc)
 			for i := 0; i < v; i++ {
-				axpy(tb.gLUT[k*v+i], wo[i*d:(i+1)*d], gc)
+				axpy(gEntry[k*v+i], wo[i*d:(i+1)*d], gc)
 			}
 		}
 	}

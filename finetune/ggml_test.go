@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pocketgguf/pocketgguf/converter"
@@ -21,10 +23,10 @@ type oracleModel struct {
 	m       *pqModel
 }
 
-func loadOracle(t *testing.T, name, orig string, bpw float64) *oracleModel {
+func loadOracle(t *testing.T, name, orig string, bpw float64, prefer string) *oracleModel {
 	t.Helper()
 	pq := filepath.Join(t.TempDir(), "pq.gguf")
-	if _, err := converter.Convert(context.Background(), orig, pq, converter.Options{BPW: bpw, Threads: 2}); err != nil {
+	if _, err := converter.Convert(context.Background(), orig, pq, converter.Options{BPW: bpw, Threads: 2, Prefer: prefer}); err != nil {
 		t.Fatal(err)
 	}
 	og, err := gguf.Open(orig)
@@ -48,12 +50,13 @@ func loadOracle(t *testing.T, name, orig string, bpw float64) *oracleModel {
 	return &oracleModel{name: name, c: c, teacher: tw, pq: g, m: m}
 }
 
-// oracleModels: stories260K (a trained Llama, GQA, vocab 512) and the
-// generated tiny model (untied head, vocab 320).
-func oracleModels(t *testing.T, bpw float64) []*oracleModel {
+// oracleModels: stories260K (a trained Llama, GQA, vocab 512), the
+// generated tiny model (untied head, vocab 320), and with additive, tiny's
+// speed conversion (additive tables).
+func oracleModels(t *testing.T, bpw float64, additive bool) []*oracleModel {
 	var out []*oracleModel
 	if p := filepath.Join("..", "..", "shared", "testdata", "models", "stories260K.gguf"); fileExists(p) {
-		out = append(out, loadOracle(t, "stories260K", p, bpw))
+		out = append(out, loadOracle(t, "stories260K", p, bpw, ""))
 	} else {
 		t.Logf("stories260K absent: generated model only")
 	}
@@ -61,7 +64,11 @@ func oracleModels(t *testing.T, bpw float64) []*oracleModel {
 	if err := testmodels.Generate(gen, testmodels.Presets["tiny"]); err != nil {
 		t.Fatal(err)
 	}
-	return append(out, loadOracle(t, "tiny", gen, bpw))
+	out = append(out, loadOracle(t, "tiny", gen, bpw, ""))
+	if additive {
+		out = append(out, loadOracle(t, "tiny-additive", gen, bpw, "speed"))
+	}
+	return out
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -91,7 +98,7 @@ const gradTolerance = 1e-5
 // sequences against a top-64 teacher, with indices moved off the converter's
 // choice first so that the loaded codes are not the only ones tried.
 func TestGGMLGradientsMatchGo(t *testing.T) {
-	for _, om := range oracleModels(t, 2.5) {
+	for _, om := range oracleModels(t, 2.5, true) {
 		c, m := om.c, om.m
 		seqs := randomSeqs(2, 24, c.Vocab)
 		te, _ := goTeacher(c, om.teacher)(seqs, DefaultTopK, 2)
@@ -108,9 +115,10 @@ func TestGGMLGradientsMatchGo(t *testing.T) {
 			p.backward(m.w, g, s)
 		}
 		m.pullGradients(g)
-		goLUT := map[string][]float32{}
+		goLUT, goCode := map[string][]float32{}, map[string][]float32{}
 		for _, tb := range m.tables {
 			goLUT[tb.name] = append([]float32(nil), tb.gLUT...)
+			goCode[tb.name] = append([]float32(nil), tb.gCode...)
 		}
 		goScales := map[string][]float32{}
 		for _, pt := range m.tensors {
@@ -128,6 +136,34 @@ func TestGGMLGradientsMatchGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		m.codebookGrads()
+		// The same bits on one thread: results must not depend on the count.
+		e1, err := newGGMLEngine(c, m, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := map[string][]float32{}
+		for _, tb := range m.tables {
+			saved[tb.name] = append([]float32(nil), tb.gLUT...)
+		}
+		kl1, err := e1.run(seqs, te, scale, true, true)
+		e1.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kl1 != kl {
+			t.Errorf("%s: KL %v on 2 threads, %v on 1", om.name, kl, kl1)
+		}
+		for _, tb := range m.tables {
+			if !slices.Equal(saved[tb.name], tb.gLUT) {
+				t.Errorf("%s: LUT %s gradient differs between 2 threads and 1", om.name, tb.name)
+			}
+		}
+		for i := range e.gDense {
+			if !slices.Equal(e.gDense[i], e1.gDense[i]) {
+				t.Errorf("%s: %s dense gradient differs between 2 threads and 1", om.name, m.tensors[i].name)
+			}
+		}
 		if d := math.Abs(kl-goKL) / goKL; d > 1e-5 {
 			t.Errorf("%s: KL ggml %.8g, Go %.8g (rel %.2g)", om.name, kl, goKL, d)
 		}
@@ -141,11 +177,15 @@ func TestGGMLGradientsMatchGo(t *testing.T) {
 				t.Errorf("%s: %s: ‖ggml−Go‖/‖Go‖ = %.2g > %.0g", om.name, name, d, gradTolerance)
 			}
 		}
-		n := 0
+		n, additive := 0, 0
 		for _, tb := range m.tables {
 			if tb.train {
 				check("LUT "+tb.name, tb.gLUT, goLUT[tb.name])
-				n++
+				check("codebook "+tb.name, tb.gCode, goCode[tb.name])
+				n += 2
+				if tb.tb.Additive() {
+					additive++
+				}
 			}
 		}
 		named := g.Named()
@@ -161,9 +201,12 @@ func TestGGMLGradientsMatchGo(t *testing.T) {
 			check("norm "+nm, e.gNorm[nm], named[nm])
 			n++
 		}
-		t.Logf("%s: KL %.6f (Go %.6f), %d gradients, worst %s at %.2g", om.name, kl, goKL, n, what, worst)
+		t.Logf("%s: KL %.6f (Go %.6f), %d gradients (%d additive tables), worst %s at %.2g", om.name, kl, goKL, n, additive, what, worst)
 		if n < 10 {
 			t.Errorf("%s: only %d gradients compared", om.name, n)
+		}
+		if strings.HasSuffix(om.name, "additive") && additive == 0 {
+			t.Errorf("%s: no additive table", om.name)
 		}
 	}
 }

@@ -35,6 +35,10 @@ func checkSeqs(c Config, seqs [][]int32) error {
 	return nil
 }
 
+// exactTeacherBytes is the most the teacher may take (8 bytes per entry) to
+// be kept whole by default.
+const exactTeacherBytes = 256 << 20
+
 // ggmlTuner is one run's state on the ggml engine.
 type ggmlTuner struct {
 	e       *ggmlEngine
@@ -124,6 +128,14 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	k := o.TopK
 	if k <= 0 {
 		k = DefaultTopK
+		// The whole distribution (exact KL, as the Go engine) when it is small.
+		tokens := 0
+		for _, s := range seqs {
+			tokens += len(s)
+		}
+		if int64(tokens)*int64(c.Vocab)*8 <= exactTeacherBytes {
+			k = c.Vocab
+		}
 	}
 	teacher, err := teach(seqs, k, threads)
 	if err != nil {
@@ -192,6 +204,7 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	if o.Log != nil {
 		o.Log(fmt.Sprintf("finetune (ggml, top-%d teacher): %d training and %d held-out sequences; held-out KL %.4f before", k, len(train), len(held), rep.StartKL))
 	}
+	probe := &threadProbe{want: threads, use: threads}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
 	trainTokens := 0
 	for _, i := range train {
@@ -208,9 +221,12 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 				return nil, err
 			}
 			mult := 0.5 * (1 + math.Cos(math.Pi*float64(done)/float64(steps)))
+			t0 := time.Now()
+			probe.before(e.tr, b/o.Batch)
 			if err := tu.step(order[b:min(b+o.Batch, len(order))], opt, mult, codes); err != nil {
 				return nil, err
 			}
+			probe.after(e.tr, b/o.Batch, time.Since(t0))
 			done++
 		}
 		round()
@@ -232,4 +248,44 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	}
 	m.restore(best)
 	return rep, nil
+}
+
+// threadProbe picks the compute thread count by measurement. ggml's CPU
+// backend waits at each op's barrier by spinning, and a step has thousands
+// of ops, so on cores shared with other jobs more threads can be several
+// times slower than one (testmodels small, 4 jobs on 2 cores: 6 s per step
+// on 2 threads, 1 s on 1). Each epoch times its second step on the asked-for
+// count and its third on one thread (the first also allocates), and runs on
+// the faster; results do not depend on the thread count.
+type threadProbe struct {
+	want, use   int
+	tWant, tOne time.Duration
+}
+
+func (p *threadProbe) before(tr *bridge.Trainer, step int) {
+	switch {
+	case p.want == 1:
+	case step == 1:
+		tr.SetThreads(p.want)
+	case step == 2:
+		tr.SetThreads(1)
+	}
+}
+
+func (p *threadProbe) after(tr *bridge.Trainer, step int, took time.Duration) {
+	if p.want == 1 {
+		return
+	}
+	switch step {
+	case 1:
+		p.tWant = took
+		tr.SetThreads(p.use)
+	case 2:
+		p.tOne = took
+		p.use = p.want
+		if p.tOne < p.tWant {
+			p.use = 1
+		}
+		tr.SetThreads(p.use)
+	}
 }
