@@ -15,7 +15,7 @@ import (
 // ruleDecode rebuilds an additive tensor straight from docs/FORMAT.md: each
 // code read with the one-code rule (format.PQACode, ggml_pqa_code), each
 // codebook's decoded entries added with m ascending, times the row scale.
-func ruleDecode(pt *PocketTensor, tb *format.Table, raw []byte) []float32 {
+func ruleDecode(pt *format.Tensor, tb *format.Table, raw []byte) []float32 {
 	rows, cols, v, M := int(pt.Info.Rows()), int(pt.Info.Cols()), pt.Type.V, pt.Type.Codebooks
 	P := pt.Type.CodesPerRow(cols)
 	per := tb.BuildLUT(16)
@@ -68,7 +68,7 @@ func TestAdditiveStoriesUnpackIsTheRule(t *testing.T) {
 		if v, _ := g.KV(format.KeyVersion); v.V != uint32(format.VersionAdditive) {
 			t.Fatalf("bpw %g: %s = %v, want %d", opt.BPW, format.KeyVersion, v.V, format.VersionAdditive)
 		}
-		tables, pts, err := ReadPocket(g)
+		tables, pts, err := format.Read(g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestAdditiveBadInput(t *testing.T) {
 	if v, _ := g.KV(format.KeyVersion); v.V != uint32(format.VersionAdditive) {
 		t.Fatalf("a file with one additive tensor has %s = %v", format.KeyVersion, v.V)
 	}
-	_, pts, err := ReadPocket(g)
+	_, pts, err := format.Read(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestAdditiveBadInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = ReadPocket(f)
+		_, _, err = format.Read(f)
 		f.Close()
 		for _, w := range c.want {
 			if err == nil || !strings.Contains(err.Error(), w) {

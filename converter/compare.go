@@ -30,7 +30,7 @@ func Compare(ref, path string) (*Comparison, error) {
 		return nil, err
 	}
 	defer b.Close()
-	tables, pts, err := ReadPocket(b)
+	tables, pts, err := format.Read(b)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func Compare(ref, path string) (*Comparison, error) {
 }
 
 // maxK is the largest index range among the tensors using a table.
-func maxK(pts map[string]*PocketTensor, table string) int {
+func maxK(pts map[string]*format.Tensor, table string) int {
 	k := 0
 	for _, pt := range pts {
 		if pt.Table == table {

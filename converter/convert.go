@@ -120,50 +120,27 @@ func buildKVs(g *gguf.File, plan *Plan, opt *Options, tables []*format.Table, sc
 	if !haveFT {
 		kvs = append(kvs, gguf.KV{Key: "general.file_type", Value: gguf.U32(format.FileTypePQ)})
 	}
-	version := uint32(format.Version) // files without additive tensors keep version 1 bytes
+	additive := false
 	for _, gr := range plan.Groups {
-		if gr.Type.Additive() {
-			version = format.VersionAdditive
-		}
+		additive = additive || gr.Type.Additive()
 	}
-	kvs = append(kvs,
-		gguf.KV{Key: format.KeyVersion, Value: gguf.U32(version)},
-		gguf.KV{Key: format.KeyMethod, Value: gguf.Str(opt.method())},
-		gguf.KV{Key: format.KeySeed, Value: gguf.U64(opt.Seed)})
+	kvs = append(kvs, format.HeaderKVs(format.VersionFor(additive), opt.method(), opt.Seed)...)
 	for gi, gr := range plan.Groups {
-		tb := tables[gi]
-		n := gr.Name
-		cb := make([]uint16, len(tb.Codebook))
-		for i, x := range tb.Codebook {
-			cb[i] = gguf.FloatToHalf(x) // quant rounds codebooks to f16: exact
-		}
-		kvs = append(kvs,
-			gguf.KV{Key: format.KeyTableV(n), Value: gguf.U32(uint32(tb.V))},
-			gguf.KV{Key: format.KeyTableK(n), Value: gguf.U32(uint32(tb.K))},
-			gguf.KV{Key: format.KeyTableLatent(n), Value: gguf.U32(uint32(tb.Latent))},
-			gguf.KV{Key: format.KeyTableCodebook(n), Value: gguf.U16s(cb)},
-			gguf.KV{Key: format.KeyTableDecoderBlocks(n), Value: gguf.U32(uint32(tb.Blocks))},
-			gguf.KV{Key: format.KeyTableDecoderHidden(n), Value: gguf.U32(uint32(tb.Hidden))},
-			gguf.KV{Key: format.KeyTableDecoder(n), Value: gguf.F32s(tb.Decoder)},
-			gguf.KV{Key: format.KeyTableSharing(n), Value: gguf.Str(gr.Sharing)})
-		if tb.Additive() {
-			kvs = append(kvs, gguf.KV{Key: format.KeyTableCodebooks(n), Value: gguf.U32(uint32(tb.Codebooks))})
-		}
+		tb := *tables[gi]
+		tb.Sharing = gr.Sharing // the plan's, also for a table read back from a checkpoint
+		kvs = append(kvs, format.TableKVs(gr.Name, &tb)...)
 	}
 	for i, tp := range plan.Tensors {
 		if !tp.Choice.PQ {
 			continue
 		}
-		name := tp.Info.Name
-		kvs = append(kvs, gguf.KV{Key: format.KeyTensorTable(name), Value: gguf.Str(plan.Groups[tp.Group].Name)})
+		var s []uint16
 		if tp.RowScale {
-			s := scales[i]
-			if s == nil {
+			if s = scales[i]; s == nil {
 				s = make([]uint16, tp.Info.Rows())
 			}
-			kvs = append(kvs, gguf.KV{Key: format.KeyTensorScale(name), Value: gguf.U16s(s)})
 		}
-		kvs = append(kvs, gguf.KV{Key: format.KeyTensorRelRMSE(name), Value: gguf.F32(rel[i])})
+		kvs = append(kvs, format.TensorKVs(tp.Info.Name, plan.Groups[tp.Group].Name, s, rel[i])...)
 	}
 	return kvs
 }
@@ -361,7 +338,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 		default:
 			gr := &plan.Groups[tp.Group]
 			if luts[tp.Group] == nil {
-				luts[tp.Group] = indexLUT(tables[tp.Group], gr.Type)
+				luts[tp.Group] = format.IndexLUT(tables[tp.Group], gr.Type)
 			}
 			m, err := readMatrix(g, t)
 			if err != nil {
@@ -383,7 +360,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 				return nil, err
 			}
 			data = make([]byte, gr.Type.RowBytes(int(t.Cols()))*int(t.Rows()))
-			format.PackTensor(gr.Type, sliceRows(t), int(t.Cols()), a.Indices, data)
+			format.PackTensor(gr.Type, format.SliceRows(t), int(t.Cols()), a.Indices, data)
 			if tp.RowScale {
 				s := make([]uint16, len(a.Scales))
 				for r, x := range a.Scales {

@@ -31,7 +31,7 @@ func TestStoriesConvertUnpackWithinBound(t *testing.T) {
 	// Stored rel_rmse agrees with what unpack rebuilds.
 	g, _ := gguf.Open(out)
 	defer g.Close()
-	_, pts, err := ReadPocket(g)
+	_, pts, err := format.Read(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestRowScalesAndSharingRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, pts, err := ReadPocket(g)
+		_, pts, err := format.Read(g)
 		g.Close()
 		if err != nil {
 			t.Fatal(err)

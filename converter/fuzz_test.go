@@ -10,15 +10,16 @@ import (
 	"testing"
 
 	"github.com/pocketgguf/pocketgguf/converter"
+	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/fuzz/allocguard"
 	"github.com/pocketgguf/pocketgguf/fuzz/pqcorpus"
 	"github.com/pocketgguf/pocketgguf/gguf"
 )
 
 // FuzzReadPocket feeds arbitrary bytes to what unpack and inspect run on a
-// PocketGGUF: gguf.Parse, ReadPocket (keys, table shapes, codebook and
+// PocketGGUF: gguf.Parse, format.Read (keys, table shapes, codebook and
 // decoder lengths and values, row scales) and, for every PQ tensor it
-// accepts, the LUT build and decode. Anything ReadPocket accepts must decode
+// accepts, the LUT build and decode. Anything format.Read accepts must decode
 // without panicking into exactly rows×cols weights; anything it refuses must
 // say why. Allocation stays within a constant factor of the input (checked
 // by allocguard.Check), so a header claiming 2^60 of anything cannot exhaust memory.
@@ -36,7 +37,7 @@ func readPocket(t *testing.T, data []byte) {
 	if err != nil {
 		return
 	}
-	tables, pts, err := converter.ReadPocket(g)
+	tables, pts, err := format.Read(g)
 	if err != nil {
 		if msg := err.Error(); !strings.Contains(msg, "pocket.") && !strings.Contains(msg, "table") && !strings.Contains(msg, "tensor") {
 			t.Fatalf("error names neither key, table nor tensor: %v", err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/gguf"
 )
 
@@ -104,7 +105,7 @@ func TestImatrixLowersErrorOnImportantColumns(t *testing.T) {
 		defer g.Close()
 		p, _ := gguf.Open(out)
 		defer p.Close()
-		tables, pts, err := ReadPocket(p)
+		tables, pts, err := format.Read(p)
 		if err != nil {
 			t.Fatal(err)
 		}

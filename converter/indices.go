@@ -4,27 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pocketgguf/pocketgguf/format"
-	"github.com/pocketgguf/pocketgguf/gguf"
 )
-
-// indexLUT is the table a tensor of type ty reads its indices from: 2^bits
-// decoded entries, or for an additive type the 16^M sums (format.ProductLUT),
-// whose rows scaled by the row scale are the decoded weights bit for bit.
-func indexLUT(tb *format.Table, ty format.PQType) []float32 {
-	if ty.Additive() {
-		return tb.ProductLUT()
-	}
-	return tb.BuildLUT(ty.MaxK())
-}
-
-// sliceRows is R, the rows of one 2-D slice (ne1): the additive layout
-// interleaves rows within a slice.
-func sliceRows(t *gguf.TensorInfo) int {
-	if len(t.Shape) < 2 {
-		return 1
-	}
-	return int(t.Shape[1])
-}
 
 // checkIndices refuses an index outside a table of k entries (per codebook
 // for additive types, whose indices hold one 4-bit code per codebook).

@@ -45,7 +45,7 @@ func Inspect(path string) (*Report, error) {
 		return nil, err
 	}
 	defer g.Close()
-	tables, pts, err := ReadPocket(g)
+	tables, pts, err := format.Read(g)
 	if err != nil {
 		return nil, err
 	}

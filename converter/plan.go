@@ -77,7 +77,7 @@ func newPlanner(g *gguf.File, opt *Options) (*planner, error) {
 	for _, kv := range g.KVs {
 		p.baseSize += kvEncodedSize(kv)
 	}
-	p.baseSize += keySize(format.KeyVersion) + 4 + keySize(format.KeyMethod) + strSize(opt.method()) + keySize(format.KeySeed) + 8
+	p.baseSize += format.HeaderKVsSize(opt.method())
 	if _, ok := g.KV("general.file_type"); !ok {
 		p.baseSize += keySize("general.file_type") + 4
 	}
@@ -92,46 +92,6 @@ func newPlanner(g *gguf.File, opt *Options) (*planner, error) {
 		p.tensors = append(p.tensors, TensorPlan{Info: t, Class: c, Group: -1})
 	}
 	return p, nil
-}
-
-// kvEncodedSize is the encoded size of an input key (copied unchanged).
-func kvEncodedSize(kv gguf.KV) int64 {
-	return keySize(kv.Key) + valueSize(kv.Value)
-}
-
-func valueSize(v gguf.Value) int64 {
-	switch x := v.V.(type) {
-	case string:
-		return strSize(x)
-	case gguf.Array:
-		n := int64(12)
-		switch d := x.Data.(type) {
-		case []string:
-			for _, s := range d {
-				n += strSize(s)
-			}
-		case []gguf.Array:
-			for _, a := range d {
-				n += valueSize(gguf.Value{Type: gguf.ValArray, V: a})
-			}
-		default:
-			n += int64(x.Len()) * int64(elemSize(x.Elem))
-		}
-		return n
-	}
-	return int64(elemSize(v.Type))
-}
-
-func elemSize(t gguf.ValueType) int {
-	switch t {
-	case gguf.ValUint8, gguf.ValInt8, gguf.ValBool:
-		return 1
-	case gguf.ValUint16, gguf.ValInt16:
-		return 2
-	case gguf.ValUint32, gguf.ValInt32, gguf.ValFloat32:
-		return 4
-	}
-	return 8
 }
 
 // maxAutoK caps K when neither --codebook-bits nor --codebook-size is given:

@@ -28,7 +28,7 @@ func Unpack(ctx context.Context, in, out string, ty format.GGMLType, ev Events) 
 		return err
 	}
 	defer g.Close()
-	tables, pts, err := ReadPocket(g)
+	tables, pts, err := format.Read(g)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/gguf"
 )
@@ -90,7 +89,7 @@ type pqModel struct {
 
 // loadPQModel reads a PocketGGUF into dense weights plus its PQ structure.
 func loadPQModel(g *gguf.File, c Config) (*pqModel, error) {
-	tables, tensors, err := converter.ReadPocket(g)
+	tables, tensors, err := format.Read(g)
 	if err != nil {
 		return nil, err
 	}
