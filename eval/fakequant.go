@@ -6,32 +6,22 @@ import (
 	"math"
 	"regexp"
 
+	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/gguf"
 	"github.com/pocketgguf/pocketgguf/quant"
 )
 
-// FakeQuantize writes a copy of the F32 GGUF in whose tensors matching pat
-// are replaced by their PQ reconstruction (one table per tensor, trained with
-// opt) and stored back as F32, everything else untouched. Evaluating such a
-// file against the original measures how much KLD that tensor kind alone
-// costs at that precision: the sensitivity the converter's bit allocator
-// needs. Returns the relative RMS error of each replaced tensor.
-func FakeQuantize(in, out string, pat *regexp.Regexp, opt quant.Options) (map[string]float64, error) {
-	errs, _, err := FakeQuantizeSize(in, out, pat, opt)
-	return errs, err
-}
-
-// FakeQuantizeSize is FakeQuantize that also returns the size in bytes the
-// input would have as a PocketGGUF with the replaced tensors stored as PQ
-// (indices of 8, 12 or 16 bits per v weights, a per-tensor table of K·v f16
-// values, f16 row scales) and everything else as it is: the whole-file
-// size the measured quality corresponds to.
+// FakeQuantizeSize writes a copy of the F32 GGUF in whose tensors matching
+// pat are replaced by their PQ reconstruction (one table per tensor, trained
+// with opt) and stored back as F32, everything else untouched. Evaluating
+// such a file against the original measures how much KLD that tensor kind
+// alone costs at that precision: the sensitivity the converter's bit
+// allocator needs. Returns the relative RMS error of each replaced tensor
+// and the size in bytes the input would have as a PocketGGUF with the
+// replaced tensors stored as PQ (indices of 8, 12 or 16 bits per v weights,
+// a per-tensor table of K·v f16 values, f16 row scales) and everything else
+// as it is: the whole-file size the measured quality corresponds to.
 func FakeQuantizeSize(in, out string, pat *regexp.Regexp, opt quant.Options) (map[string]float64, int64, error) {
-	errs, size, err := fakeQuantize(in, out, pat, opt)
-	return errs, size, err
-}
-
-func fakeQuantize(in, out string, pat *regexp.Regexp, opt quant.Options) (map[string]float64, int64, error) {
 	g, err := gguf.Open(in)
 	if err != nil {
 		return nil, 0, err
@@ -109,19 +99,10 @@ func reconstruct(t *gguf.TensorInfo, raw []byte, opt quant.Options) ([]byte, flo
 	if err != nil {
 		return nil, 0, err
 	}
-	v, per := tb.V, m.Cols/tb.V
-	out := make([]byte, len(raw))
-	for r := 0; r < m.Rows; r++ {
-		sc := float32(1)
-		if a.Scales != nil {
-			sc = a.Scales[r]
-		}
-		for j := 0; j < per; j++ {
-			e := lut[int(a.Indices[r*per+j])*v:]
-			for x := 0; x < v; x++ {
-				binary.LittleEndian.PutUint32(out[4*(r*m.Cols+j*v+x):], math.Float32bits(sc*e[x]))
-			}
-		}
+	w := format.Decode(a.Indices, a.Scales, lut, m.Rows, m.Cols, tb.V)
+	out, err := gguf.FromFloat32(gguf.TypeF32, w)
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, a.RelRMSE, nil
 }

@@ -73,14 +73,7 @@ func write(pq *gguf.File, out string, m *pqModel, teacher *Weights) error {
 	repl := map[string]gguf.Value{}
 	like := func(key string, x []float32) gguf.Value {
 		v, _ := pq.KV(key)
-		if a, ok := v.Arr(); ok && a.Elem == gguf.ValUint16 {
-			h := make([]uint16, len(x))
-			for i, f := range x {
-				h[i] = gguf.FloatToHalf(f)
-			}
-			return gguf.U16s(h)
-		}
-		return gguf.F32s(x)
+		return format.FloatsLike(v, x)
 	}
 	for _, tb := range m.tables {
 		if tb.train {
