@@ -1,4 +1,4 @@
-package converter
+package calib
 
 import (
 	"bufio"
@@ -12,11 +12,11 @@ import (
 	"github.com/pocketgguf/pocketgguf/gguf"
 )
 
-// LoadImatrix reads a llama.cpp importance matrix: per tensor, the mean
+// Load reads a llama.cpp importance matrix: per tensor, the mean
 // squared activation of each input column. Two formats: the GGUF one written
 // by current llama-imatrix (tensors "<name>.in_sum2" and "<name>.counts") and
 // the legacy binary .dat one (entries of name, ncall, values).
-func LoadImatrix(path string) (map[string][]float32, error) {
+func Load(path string) (map[string][]float32, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--imatrix: %w", err)

@@ -1,4 +1,4 @@
-package eval
+package calib
 
 import (
 	"bufio"
@@ -10,12 +10,12 @@ import (
 	"github.com/pocketgguf/pocketgguf/gguf"
 )
 
-// WriteImatrixDat writes per-weight mean squared activations in llama.cpp's
+// WriteDat writes per-weight mean squared activations in llama.cpp's
 // legacy imatrix.dat layout (int32 count; per entry int32 name length, name,
 // int32 ncall, int32 nval, nval float32 sums over ncall chunks), with ncall 1,
 // so that `pocketgguf convert --imatrix` and llama-quantize read it back.
 // Entries are sorted by name: same matrix, same bytes.
-func WriteImatrixDat(path string, means map[string][]float32) error {
+func WriteDat(path string, means map[string][]float32) error {
 	names := make([]string, 0, len(means))
 	for n, v := range means {
 		if len(v) > 0 {

@@ -11,7 +11,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/pocketgguf/pocketgguf/bridge"
-	"github.com/pocketgguf/pocketgguf/converter"
+	"github.com/pocketgguf/pocketgguf/calib"
+	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
 	"github.com/urfave/cli/v2"
@@ -51,7 +52,8 @@ func runBaseline(c *cli.Context) error {
 		return err
 	}
 	pr := eval.NewProgress(os.Stderr, c.Bool("quiet"))
-	im, err := imatrixFor(types, c.String("imatrix"), base, c.String("text"), c.String("out-dir"), c.Int("ctx"), c.Int("chunks"), c.Int("threads"), pr)
+	im, err := imatrixFor(imatrixRequest{Types: types, File: c.String("imatrix"), Model: base, Text: c.String("text"), OutDir: c.String("out-dir"),
+		Calib: llamacalib.Options{Ctx: c.Int("ctx"), Chunks: c.Int("chunks"), Threads: c.Int("threads"), Progress: pr}})
 	if err != nil {
 		return err
 	}
@@ -110,14 +112,24 @@ func parseTypes(s string) ([]string, error) {
 	return out, nil
 }
 
+// imatrixRequest says where baseline's importance matrix comes from.
+type imatrixRequest struct {
+	Types  []string // llama-quantize types to make
+	File   string   // --imatrix: use this one
+	Model  string   // else collect over Text with this model,
+	Text   string
+	OutDir string // and save it here as <base>.imatrix.dat for reuse
+	Calib  llamacalib.Options
+}
+
 // imatrixFor loads --imatrix, or collects one over the calibration text when
-// a type needs it (and saves it as <out-dir>/<base>.imatrix.dat for reuse).
-func imatrixFor(types []string, file, base, text, outDir string, nctx, chunks, threads int, pr *eval.Progress) (map[string][]float32, error) {
-	if file != "" {
-		return converter.LoadImatrix(file)
+// a type needs it.
+func imatrixFor(r imatrixRequest) (map[string][]float32, error) {
+	if r.File != "" {
+		return calib.Load(r.File)
 	}
 	var need []string
-	for _, t := range types {
+	for _, t := range r.Types {
 		if bridge.FTypeNeedsImatrix(t) {
 			need = append(need, t)
 		}
@@ -125,26 +137,25 @@ func imatrixFor(types []string, file, base, text, outDir string, nctx, chunks, t
 	if len(need) == 0 {
 		return nil, nil
 	}
-	if text == "" {
+	if r.Text == "" {
 		return nil, fmt.Errorf("%s need an importance matrix: give --imatrix FILE or calibration --text FILE", strings.Join(need, ", "))
 	}
-	b, err := os.ReadFile(text)
+	b, err := os.ReadFile(r.Text)
 	if err != nil {
 		return nil, fmt.Errorf("--text: %w", err)
 	}
-	pr.SetLabel("imatrix")
-	im, err := llamasrc.CollectImatrix(base, string(b), nctx, chunks, threads, func(d, n int) { pr.Chunk("collect", d, n) })
+	im, err := llamacalib.Imatrix(r.Model, string(b), r.Text, r.Calib)
 	if err != nil {
-		return nil, fmt.Errorf("imatrix of %s over %s: %w", base, text, err)
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	p := filepath.Join(outDir, strings.TrimSuffix(filepath.Base(base), ".gguf")+".imatrix.dat")
-	if err := eval.WriteImatrixDat(p, im); err != nil {
+	if err := os.MkdirAll(r.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	pr.Printf("imatrix: %d weights from %s, saved to %s", len(im), text, p)
+	p := filepath.Join(r.OutDir, strings.TrimSuffix(filepath.Base(r.Model), ".gguf")+".imatrix.dat")
+	if err := calib.WriteDat(p, im); err != nil {
+		return nil, err
+	}
+	r.Calib.Progress.Printf("imatrix: %d weights from %s, saved to %s", len(im), r.Text, p)
 	return im, nil
 }
 

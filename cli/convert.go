@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pocketgguf/pocketgguf/calib"
+	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/quant"
@@ -39,10 +41,7 @@ func init() {
 			&cli.StringFlag{Name: "sharing", Value: "auto", Usage: "table sharing: auto, tensor, kind (same tensor across layers) or model"},
 			&cli.StringFlag{Name: "row-scale", Value: "auto", Usage: "per-row f16 scales: auto (when they cost <5% of the indices), on, off"},
 			&cli.StringFlag{Name: "imatrix", Usage: "llama.cpp importance matrix (GGUF or legacy .dat) to weight reconstruction error by input activations"},
-			&cli.StringFlag{Name: "calib-text", Usage: "collect the importance matrix over this text with the input model (through the linked llama.cpp) instead of --imatrix"},
 			&cli.BoolFlag{Name: "calib-self", Usage: "data-free calibration: sample --calib-chunks texts of --calib-ctx tokens from the input model itself (through the linked llama.cpp) and use them as --calib-text"},
-			&cli.IntFlag{Name: "calib-chunks", Value: 100, Usage: "at most this many --calib-text chunks of --calib-ctx tokens (0: all)"},
-			&cli.IntFlag{Name: "calib-ctx", Value: 512, Usage: "tokens per --calib-text chunk"},
 			&cli.BoolFlag{Name: "gptq", Value: true, Usage: "with --calib-text: assign sub-vectors with GPTQ error feedback through each weight's input covariance (--gptq=false: importance weighting only)"},
 			&cli.IntFlag{Name: "gptq-max-cols", Value: 4096, Usage: "GPTQ only for weights whose input is at most this wide (covariances are cols² float64 each, 2 GiB in all at most)"},
 			&cli.BoolFlag{Name: "keep-embeddings", Usage: "never PQ-compress token_embd.weight / output.weight"},
@@ -52,7 +51,7 @@ func init() {
 			&cli.BoolFlag{Name: "resume", Usage: "keep per-table and per-tensor checkpoints in OUT.partial/ and continue an interrupted conversion with the same input and flags (same bytes as an uninterrupted run)"},
 			&cli.BoolFlag{Name: "finetune", Usage: "after converting, tune codebooks, row scales and norms end to end against the input model on the calibration text (llama architecture; implies --calib-self without --calib-text; same size)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
-		}, finetuneFlags()...),
+		}, append(calibFlags("collect the importance matrix over this text with the input model (through the linked llama.cpp) instead of --imatrix"), finetuneFlags()...)...),
 		Action: runConvert,
 	})
 }
@@ -104,20 +103,24 @@ func runConvert(c *cli.Context) error {
 				return fmt.Errorf("convert: --gptq-max-cols %d: want a positive width", covCols)
 			}
 		}
-		var im map[string][]float32
-		var cov map[string][]float64
-		var err error
+		co := calibOptions(c)
+		co.CovMaxCols, co.CovBudget = covCols, gptqCovBudget
+		source := "text sampled from the model (--calib-self)"
 		if t != "" {
-			im, cov, calibText, err = calibImatrix(in, t, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
+			calibText, err = readCalibText(t)
+			source = "--calib-text " + t
 		} else {
-			if calibText, err = selfCalibText(in, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), uint32(c.Uint64("seed")), c.Bool("quiet")); err == nil {
-				im, cov, err = calibStats(in, calibText, "text sampled from the model (--calib-self)", c.Int("calib-ctx"), 0, c.Int("threads"), c.Bool("quiet"), covCols, gptqCovBudget)
-			}
+			calibText, err = selfCalibText(c, in)
+			co.Chunks = 0 // all of the sampled text
+		}
+		var st *calib.Stats
+		if err == nil {
+			st, err = llamacalib.Collect(in, calibText, source, co)
 		}
 		if err != nil {
 			return fmt.Errorf("convert: %w", err)
 		}
-		opt.ImatrixData, opt.InputCovariance = im, cov
+		opt.ImatrixData, opt.InputCovariance = st.Imatrix, st.Covariance
 	}
 	ctx, stop := withSignalCleanup(c.Context)
 	defer stop()

@@ -18,10 +18,7 @@ func init() {
 		Name:      "finetune",
 		Usage:     "tune a PocketGGUF's codebooks, row scales and norms so its next-token distributions match the original's (llama architecture; sizes unchanged)",
 		ArgsUsage: "ORIGINAL.gguf POCKET.gguf OUT.gguf",
-		Flags: append(finetuneFlags(),
-			&cli.StringFlag{Name: "calib-text", Usage: "text to tune on (default: text sampled from the original, as convert --calib-self)"},
-			&cli.IntFlag{Name: "calib-chunks", Value: 100, Usage: "at most this many chunks of --calib-ctx tokens"},
-			&cli.IntFlag{Name: "calib-ctx", Value: 256, Usage: "tokens per chunk"},
+		Flags: append(append(finetuneFlags(), calibFlags("text to tune on (default: text sampled from the original, as convert --calib-self)")...),
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the sampled text and of the batch order"},
 			&cli.IntFlag{Name: "threads", Usage: "worker threads", DefaultText: "all cores; does not change the output"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
@@ -66,7 +63,7 @@ func finetuneText(c *cli.Context, model string) (string, error) {
 	if t := c.String("calib-text"); t != "" {
 		return readCalibText(t)
 	}
-	return selfCalibText(model, c.Int("calib-ctx"), c.Int("calib-chunks"), c.Int("threads"), uint32(c.Uint64("seed")), c.Bool("quiet"))
+	return selfCalibText(c, model)
 }
 
 // runFinetuneOn tunes pq against orig on text and writes out.

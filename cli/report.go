@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pocketgguf/pocketgguf/bridge"
+	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
@@ -118,7 +119,8 @@ func (r *reportRun) stock(types []string) error {
 	if cal == "" {
 		cal = r.textArg
 	}
-	im, err := imatrixFor(types, "", r.model, cal, r.workDir, r.base.NCtx, 0, r.threads, r.pr)
+	im, err := imatrixFor(imatrixRequest{Types: types, Model: r.model, Text: cal, OutDir: r.workDir,
+		Calib: llamacalib.Options{Ctx: r.base.NCtx, Threads: r.threads, Progress: r.pr}})
 	if err != nil {
 		return err
 	}

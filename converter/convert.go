@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/pocketgguf/pocketgguf/calib"
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/gguf"
 	"github.com/pocketgguf/pocketgguf/quant"
@@ -165,7 +166,7 @@ func Convert(ctx context.Context, in, out string, opt Options) (*Result, error) 
 	defer g.Close()
 	imatrix := opt.ImatrixData
 	if opt.Imatrix != "" {
-		if imatrix, err = LoadImatrix(opt.Imatrix); err != nil {
+		if imatrix, err = calib.Load(opt.Imatrix); err != nil {
 			return nil, err
 		}
 	}

@@ -76,7 +76,7 @@ func TestResumeRefusesChangedImatrix(t *testing.T) {
 	dir := t.TempDir()
 	in := tinyModel(t, dir)
 	im := filepath.Join(dir, "im.dat")
-	writeLegacyImatrix(t, im, 1)
+	writeImatrix(t, im)
 	st, err := os.Stat(im)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestResumeRefusesChangedImatrix(t *testing.T) {
 	if !bytes.Equal(fileBytes(t, ref), fileBytes(t, out)) {
 		t.Fatal("output differs from a fresh conversion with the new imatrix")
 	}
-	writeLegacyImatrix(t, im, 1)
+	writeImatrix(t, im)
 	old := filepath.Join(dir, "old.gguf")
 	convert(t, in, old, opt)
 	if bytes.Equal(fileBytes(t, old), fileBytes(t, out)) {

@@ -1,4 +1,4 @@
-package main
+package llamacalib
 
 import (
 	"bytes"
@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pocketgguf/pocketgguf/calib"
 	"github.com/pocketgguf/pocketgguf/converter"
-	"github.com/pocketgguf/pocketgguf/eval"
 )
 
 // TestCalibTextIsTheImatrix: convert with an importance matrix collected in
@@ -17,19 +17,24 @@ import (
 // llama.cpp .dat and given as --imatrix, and other bytes than without one;
 // giving both is refused.
 func TestCalibTextIsTheImatrix(t *testing.T) {
-	td := filepath.Join("..", "..", "shared", "testdata")
+	td := filepath.Join("..", "..", "..", "shared", "testdata")
 	model := filepath.Join(td, "models", "stories260K.gguf")
 	text := filepath.Join(td, "text", "tinystories_val_a.txt")
 	if _, err := os.Stat(model); err != nil {
 		t.Skip("../shared/testdata/models/stories260K.gguf not present")
 	}
-	im, _, _, err := calibImatrix(model, text, 64, 2, 1, true, 0, 0)
+	b, err := os.ReadFile(text)
 	if err != nil {
 		t.Fatal(err)
 	}
+	st, err := Collect(model, string(b), text, Options{Ctx: 64, Chunks: 2, Threads: 1, Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := st.Imatrix
 	dir := t.TempDir()
 	dat := filepath.Join(dir, "im.dat")
-	if err := eval.WriteImatrixDat(dat, im); err != nil {
+	if err := calib.WriteDat(dat, im); err != nil {
 		t.Fatal(err)
 	}
 	run := func(name string, opt converter.Options) []byte {
