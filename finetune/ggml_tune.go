@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"time"
 
@@ -124,7 +125,9 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 		return nil, err
 	}
 	o.Batch = max(1, o.Batch)
-	threads := max(1, o.Threads)
+	// Never more threads than CPUs: ggml's spinning barriers then wait a
+	// scheduler tick each (tiny model, 3 threads on 2 CPUs: 68 s, 1 thread 0.3 s).
+	threads := min(max(1, o.Threads), runtime.NumCPU())
 	k := o.TopK
 	if k <= 0 {
 		k = DefaultTopK
@@ -195,6 +198,9 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 		m.roundToStored(stored)
 		e.upload(false)
 	}
+	// One thread until the probe has timed both counts.
+	probe := &threadProbe{want: threads, use: 1}
+	e.tr.SetThreads(1)
 	round()
 	best := m.snapshot()
 	if rep.StartKL, err = tu.heldKL(held, o.Batch); err != nil {
@@ -204,7 +210,6 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	if o.Log != nil {
 		o.Log(fmt.Sprintf("finetune (ggml, top-%d teacher): %d training and %d held-out sequences; held-out KL %.4f before", k, len(train), len(held), rep.StartKL))
 	}
-	probe := &threadProbe{want: threads, use: threads}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
 	trainTokens := 0
 	for _, i := range train {
@@ -214,6 +219,7 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
 	done := 0
 	for ep := 1; ep <= o.Epochs; ep++ {
+		probe.epochStart(ep)
 		order := slices.Clone(train)
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for b := 0; b < len(order); b += o.Batch {
@@ -255,16 +261,26 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 // of ops, so on cores shared with other jobs more threads can be several
 // times slower than one (testmodels small, 4 jobs on 2 cores: 6 s per step
 // on 2 threads, 1 s on 1). Each epoch times its second step on the asked-for
-// count and its third on one thread (the first also allocates), and runs on
-// the faster; results do not depend on the thread count.
+// count and its third on one thread (the first also allocates; until then
+// one thread runs), and runs on
+// the faster; epochs 1, 2, 4, 8, ... probe, so a losing count costs a step
+// in a few epochs only, and none once one thread has won by 3x. Results do
+// not depend on the thread count.
 type threadProbe struct {
 	want, use   int
 	tWant, tOne time.Duration
+	epoch       int
+	settled     bool
 }
+
+// epochStart tells the probe which epoch (from 1) begins.
+func (p *threadProbe) epochStart(e int) { p.epoch = e }
+
+func (p *threadProbe) on() bool { return p.want > 1 && !p.settled && p.epoch&(p.epoch-1) == 0 }
 
 func (p *threadProbe) before(tr *bridge.Trainer, step int) {
 	switch {
-	case p.want == 1:
+	case !p.on():
 	case step == 1:
 		tr.SetThreads(p.want)
 	case step == 2:
@@ -273,7 +289,7 @@ func (p *threadProbe) before(tr *bridge.Trainer, step int) {
 }
 
 func (p *threadProbe) after(tr *bridge.Trainer, step int, took time.Duration) {
-	if p.want == 1 {
+	if !p.on() {
 		return
 	}
 	switch step {
@@ -285,6 +301,9 @@ func (p *threadProbe) after(tr *bridge.Trainer, step int, took time.Duration) {
 		p.use = p.want
 		if p.tOne < p.tWant {
 			p.use = 1
+		}
+		if p.tOne*3 < p.tWant {
+			p.settled = true // one thread by far: the cores are shared, stop paying for probes
 		}
 		tr.SetThreads(p.use)
 	}
