@@ -238,11 +238,40 @@ func root() string {
 
 func build(t *testing.T) string {
 	t.Helper()
+	touchSources(t)
 	bin := filepath.Join(t.TempDir(), "pocketgguf")
 	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root(), "cli")).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// touchSources stats every source file the binary is built from, so that
+// go test's cache, which records the files a test looks at, reruns this
+// test after any of them changed instead of reporting a stale pass.
+func touchSources(t *testing.T) {
+	t.Helper()
+	r := root()
+	os.Stat(filepath.Join(r, "build", "native", "lib", "libpocketllama.a"))
+	err := filepath.WalkDir(r, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != r && (n == "build" || strings.HasPrefix(n, ".") || n == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(p) {
+		case ".go", ".c", ".h", ".cpp", ".mod", ".sum":
+			_, err = os.Stat(p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // runIn runs the binary with relative file names in dir, so paths in
