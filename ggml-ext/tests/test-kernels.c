@@ -9,14 +9,8 @@
 
 static int failures = 0;
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng(void) {  // splitmix64: same sequence on every platform
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static float frand(void) { return (float) ((rng() >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f; }
+#define PQ_RNG_SEED 0x9E3779B97F4A7C15ull
+#include "pq-rng.h"
 
 enum lut_kind { LUT_RANDOM, LUT_EXTREME, LUT_ZERO };
 static const char * lut_kind_name[] = { "random", "extreme", "zero" };

@@ -14,14 +14,8 @@ static long long checks = 0;
 
 #define CHECK(cond, ...) do { checks++; if (!(cond)) { failures++; if (failures < 20) { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } } while (0)
 
-static uint64_t rng_state = 0x243F6A8885A308D3ull;
-static uint64_t rng(void) {  // splitmix64
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static float frand(void) { return (float) ((rng() >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f; }
+#define PQ_RNG_SEED 0x243F6A8885A308D3ull
+#include "pq-rng.h"
 static float gauss(void) {  // sum of uniforms: cheap, bell-shaped, deterministic
     float s = 0.0f;
     for (int i = 0; i < 4; i++) s += frand();
