@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/pocketgguf/pocketgguf/envconfig"
 )
 
 // LogLevel is ggml's log level (enum ggml_log_level).
@@ -37,7 +39,7 @@ func (l LogLevel) String() string {
 
 // EnvLogLevel names the environment variable that, when set to debug, info,
 // warn or error, prints llama.cpp's log at that level and above to stderr.
-const EnvLogLevel = "POCKET_LLAMA_LOG"
+var EnvLogLevel = envconfig.LlamaLog.Name
 
 var logState struct {
 	sync.Mutex
@@ -57,7 +59,7 @@ func SetLogger(fn func(level LogLevel, line string)) {
 }
 
 func init() {
-	if v := os.Getenv(EnvLogLevel); v != "" {
+	if v := envconfig.LlamaLog.Value(); v != "" {
 		min := map[string]LogLevel{"debug": LogDebug, "info": LogInfo, "warn": LogWarn, "error": LogError}[strings.ToLower(v)]
 		if min == 0 {
 			min = LogInfo

@@ -2,13 +2,14 @@ package converter
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/pocketgguf/pocketgguf/testmodels"
+
+	"github.com/pocketgguf/pocketgguf/envconfig"
 )
 
 // benchConvert generates preset into a temp dir once and converts it b.N
@@ -23,10 +24,10 @@ func benchConvert(b *testing.B, preset string, opt Options) {
 	if err := testmodels.Generate(in, cfg); err != nil {
 		b.Fatal(err)
 	}
-	if m := os.Getenv("POCKET_BENCH_METHOD"); m != "" {
+	if m := envconfig.BenchMethod.Value(); m != "" {
 		opt.Method = m
 	}
-	if s := os.Getenv("POCKET_BENCH_BPW"); s != "" {
+	if s := envconfig.BenchBPW.Value(); s != "" {
 		opt.BPW, _ = strconv.ParseFloat(s, 64)
 	}
 	out := filepath.Join(dir, "out.gguf")
@@ -57,7 +58,7 @@ func BenchmarkConvertTiny(b *testing.B) {
 // BenchmarkConvertLlama7B2L: Llama-2-7B layer shapes, 2 layers, 32000-token
 // vocabulary (~0.67 G weights, 1.3 GB F16). Long: POCKET_LONG=1.
 func BenchmarkConvertLlama7B2L(b *testing.B) {
-	if os.Getenv("POCKET_LONG") == "" {
+	if !envconfig.Long.Set() {
 		b.Skip("set POCKET_LONG=1 (minutes, about 3 GB of memory)")
 	}
 	benchConvert(b, "llama7b-2l", Options{BPW: 2.5})

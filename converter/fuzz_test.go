@@ -14,6 +14,8 @@ import (
 	"github.com/pocketgguf/pocketgguf/fuzz/allocguard"
 	"github.com/pocketgguf/pocketgguf/fuzz/pqcorpus"
 	"github.com/pocketgguf/pocketgguf/gguf"
+
+	"github.com/pocketgguf/pocketgguf/envconfig"
 )
 
 // FuzzReadPocket feeds arbitrary bytes to what unpack and inspect run on a
@@ -128,7 +130,7 @@ func TestMalformedPocketGGUF(t *testing.T) {
 // malformed variants, the converted micro Llama) and the same real files for
 // gguf's FuzzReadGGUF.
 func TestWritePocketFuzzSeeds(t *testing.T) {
-	if os.Getenv("POCKET_WRITE_FUZZ_SEEDS") == "" {
+	if !envconfig.WriteFuzzSeeds.Set() {
 		t.Skip("set POCKET_WRITE_FUZZ_SEEDS=1 to regenerate the seed corpora")
 	}
 	dir := t.TempDir()

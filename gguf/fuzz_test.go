@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/pocketgguf/pocketgguf/fuzz/allocguard"
+
+	"github.com/pocketgguf/pocketgguf/envconfig"
 )
 
 // FuzzReadGGUF feeds arbitrary bytes to the parser: it must return an error
@@ -36,7 +38,7 @@ func FuzzReadGGUF(f *testing.F) {
 // TestWriteFuzzSeeds regenerates testdata/fuzz/FuzzReadGGUF when
 // POCKET_WRITE_FUZZ_SEEDS=1: the tiny file, and it truncated and corrupted.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("POCKET_WRITE_FUZZ_SEEDS") == "" {
+	if !envconfig.WriteFuzzSeeds.Set() {
 		t.Skip("set POCKET_WRITE_FUZZ_SEEDS=1 to regenerate the seed corpus")
 	}
 	good := tinyFile(t)

@@ -26,9 +26,11 @@ import (
 	"time"
 
 	"github.com/pocketgguf/pocketgguf/testmodels"
+
+	"github.com/pocketgguf/pocketgguf/envconfig"
 )
 
-var update = flag.Bool("update", os.Getenv("POCKET_GOLDEN_UPDATE") != "", "rewrite testdata/golden.txt from this run")
+var update = flag.Bool("update", envconfig.GoldenUpdate.Set(), "rewrite testdata/golden.txt from this run")
 
 const goldenFile = "testdata/golden.txt"
 
@@ -86,7 +88,7 @@ var cases = []convCase{
 }
 
 func TestGolden(t *testing.T) {
-	long := os.Getenv("POCKET_LONG") != ""
+	long := envconfig.Long.Set()
 	bin := build(t)
 	dir := t.TempDir()
 	for _, m := range []string{"stories260K", "tiny"} {

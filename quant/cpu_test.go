@@ -5,7 +5,6 @@ package quant
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -17,42 +16,53 @@ func threadCPU() float64 {
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
-// POCKET_CPU=1 go test ./quant -run CPUNearest -v: CPU time per search,
-// robust to other processes sharing the cores.
-func TestCPUNearest(t *testing.T) {
-	if os.Getenv("POCKET_CPU") == "" {
-		t.Skip("set POCKET_CPU=1")
-	}
+// BenchmarkCPUNearest reports CPU time per query of the kd-tree search (one
+// query, batched) and of brute force, measured on the thread itself, so the
+// figures hold while other processes share the cores:
+//
+//	go test ./quant -run X -bench CPUNearest -benchtime 1x
+func BenchmarkCPUNearest(b *testing.B) {
 	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for _, c := range []struct{ v, k int }{{4, 256}, {8, 256}, {8, 4096}, {8, 16384}} {
-		rng := rand.New(rand.NewPCG(1, 1))
-		n := 8 * c.k
-		s := Samples{V: c.v, X: make([]float32, n*c.v)}
-		for i := range s.X {
-			s.X[i] = float32(rng.NormFloat64())
-		}
-		o, _ := Options{Method: MethodKMeans, V: c.v, K: c.k, Epochs: 4, Threads: 1}.resolved()
-		lut, _ := kmeans(&s, o, nil)
-		tree := newKDTree(lut, c.k, c.v)
-		var q kdQuery
-		w := ones(c.v)
-		nq := 20000
-		qs := make([]float32, nq*c.v)
-		for i := range qs {
-			qs[i] = float32(rng.NormFloat64())
-		}
-		t0 := threadCPU()
-		for i := 0; i < nq; i++ {
-			tree.nearest(&q, qs[i*c.v:i*c.v+c.v], w)
-		}
-		t1 := threadCPU()
-		idx, dist := make([]int32, nq), make([]float32, nq)
-		tree.nearestBatch(qs, w, nil, nil, idx, dist)
-		tb := threadCPU()
-		for i := 0; i < nq/10; i++ { // brute force
-			bruteNearest(lut, c.k, c.v, qs[i*c.v:i*c.v+c.v], w)
-		}
-		t2 := threadCPU()
-		fmt.Printf("v=%d k=%d: kd-tree %.0f ns, batched %.0f ns, brute %.0f ns CPU per query\n", c.v, c.k, (t1-t0)/float64(nq)*1e9, (tb-t1)/float64(nq)*1e9, (t2-tb)/float64(nq/10)*1e9)
+		b.Run(fmt.Sprintf("v=%d/k=%d", c.v, c.k), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			n := 8 * c.k
+			s := Samples{V: c.v, X: make([]float32, n*c.v)}
+			for i := range s.X {
+				s.X[i] = float32(rng.NormFloat64())
+			}
+			o, _ := Options{Method: MethodKMeans, V: c.v, K: c.k, Epochs: 4, Threads: 1}.resolved()
+			lut, _ := kmeans(&s, o, nil)
+			tree := newKDTree(lut, c.k, c.v)
+			var q kdQuery
+			w := ones(c.v)
+			nq := 20000
+			qs := make([]float32, nq*c.v)
+			for i := range qs {
+				qs[i] = float32(rng.NormFloat64())
+			}
+			idx, dist := make([]int32, nq), make([]float32, nq)
+			var tree1, batch, brute float64
+			b.ResetTimer()
+			for it := 0; it < b.N; it++ {
+				t0 := threadCPU()
+				for i := 0; i < nq; i++ {
+					tree.nearest(&q, qs[i*c.v:i*c.v+c.v], w)
+				}
+				t1 := threadCPU()
+				tree.nearestBatch(qs, w, nil, nil, idx, dist)
+				t2 := threadCPU()
+				for i := 0; i < nq/10; i++ {
+					bruteNearest(lut, c.k, c.v, qs[i*c.v:i*c.v+c.v], w)
+				}
+				t3 := threadCPU()
+				tree1, batch, brute = tree1+t1-t0, batch+t2-t1, brute+t3-t2
+			}
+			per := float64(b.N) * float64(nq) / 1e9
+			b.ReportMetric(tree1/per, "cpu-ns/query")
+			b.ReportMetric(batch/per, "batched-cpu-ns/query")
+			b.ReportMetric(brute/per*10, "brute-cpu-ns/query")
+		})
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/fuzz/pqcorpus"
 	"github.com/pocketgguf/pocketgguf/testmodels"
+
+	"github.com/pocketgguf/pocketgguf/envconfig"
 )
 
 // ollamaServer is one `ollama serve` (the patched build) on a free
@@ -38,7 +40,7 @@ func patchedOllama(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("runs ollama serve")
 	}
-	bin := os.Getenv("POCKET_OLLAMA_BIN")
+	bin := envconfig.OllamaBin.Value()
 	if bin == "" {
 		_, here, _, _ := runtime.Caller(0)
 		bin = filepath.Join(filepath.Dir(filepath.Dir(here)), "build", "ollama", "bin", "ollama")
@@ -175,7 +177,7 @@ func TestOllama50ConcurrentGenerate(t *testing.T) {
 		if _, err := converter.Convert(context.Background(), stories, pq, files[kind]); err != nil {
 			t.Fatal(err)
 		}
-		if m := os.Getenv("POCKET_OLLAMA_LOAD_MODEL"); m != "" { // the same load on another model, e.g. for comparison
+		if m := envconfig.OllamaModel.Value(); m != "" { // the same load on another model, e.g. for comparison
 			pq = m
 		}
 		t.Run(kind, func(t *testing.T) { concurrentGenerate(t, bin, pq) })

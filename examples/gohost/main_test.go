@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pocketgguf/pocketgguf/envconfig"
 )
 
 func storiesModel(t *testing.T) string {
@@ -58,7 +60,7 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.writes++; return c.w.W
 // (POCKET_E2E_PQ / POCKET_E2E_PQ_REF, or made here with pocketgguf convert
 // and unpack, as in e2e/).
 func TestRunPocketGGUFMatchesUnpacked(t *testing.T) {
-	pq, ref := os.Getenv("POCKET_E2E_PQ"), os.Getenv("POCKET_E2E_PQ_REF")
+	pq, ref := envconfig.E2EPQ.Value(), envconfig.E2EPQRef.Value()
 	if pq == "" || ref == "" {
 		dir := t.TempDir()
 		bin := filepath.Join(dir, "pocketgguf")
