@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/pocketgguf/pocketgguf/bridge"
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
+	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/gguf"
 	"github.com/urfave/cli/v2"
 )
 
@@ -53,10 +56,8 @@ func runEval(c *cli.Context) error {
 // evalModels runs the base pass once and compares every model with it,
 // loading one model at a time so memory holds at most two.
 func evalModels(basePath string, models []string, textPath, text string, opt eval.Options, threads int, pr *eval.Progress) (eval.Result, error) {
-	for _, m := range models { // fail before the base pass, not after it
-		if _, err := eval.ReadFileInfo(m); err != nil {
-			return eval.Result{}, fmt.Errorf("--model %s: %w", m, err)
-		}
+	if err := checkModels(basePath, models); err != nil { // before the base pass, not after it
+		return eval.Result{}, err
 	}
 	opt.Progress = pr.Chunk
 	pr.SetLabel(filepath.Base(basePath))
@@ -76,6 +77,49 @@ func evalModels(basePath string, models []string, textPath, text string, opt eva
 		res.Models = append(res.Models, mr)
 	}
 	return res, nil
+}
+
+// checkModels opens every input as the comparison will: a GGUF whose
+// pocket.* keys are valid (format.Read), that libllama loads (mapped, so no
+// weights are read), with the base's vocabulary size. A pass over the base
+// takes long; a typo in the last --model should not cost it.
+func checkModels(basePath string, models []string) error {
+	nv, err := loadable(basePath)
+	if err != nil {
+		return fmt.Errorf("--base %s: %w", basePath, err)
+	}
+	for _, m := range models {
+		n, err := loadable(m)
+		if err != nil {
+			return fmt.Errorf("--model %s: %w", m, err)
+		}
+		if n != nv {
+			return fmt.Errorf("--model %s: vocabulary of %d tokens, the base has %d", m, n, nv)
+		}
+	}
+	return nil
+}
+
+// loadable checks one file and returns its vocabulary size.
+func loadable(path string) (int, error) {
+	if _, err := eval.ReadFileInfo(path); err != nil {
+		return 0, err
+	}
+	g, err := gguf.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	_, _, err = format.Read(g)
+	g.Close()
+	if err != nil {
+		return 0, err
+	}
+	m, err := bridge.LoadModel(path, bridge.ModelParams{UseMmap: true})
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	return m.Info().NVocab, nil
 }
 
 // baseFor loads the base model, runs the base pass and frees the model.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pocketgguf/pocketgguf/eval"
+	"github.com/pocketgguf/pocketgguf/gguf"
 )
 
 func sharedFile(t *testing.T, rel string) string {
@@ -59,4 +60,33 @@ func TestBaselineThenEvalJSON(t *testing.T) {
 	if _, err := runCLI(t, "eval", "--base", model, "--model", filepath.Join(dir, "missing.gguf"), "--text", text, "--chunks", "2", "-q"); err == nil || !strings.Contains(err.Error(), "missing.gguf") {
 		t.Errorf("missing model: %v", err)
 	}
+	// A GGUF that is no model: refused before the base pass, naming it.
+	bad := filepath.Join(dir, "notamodel.gguf")
+	if err := writeTensorOnly(bad); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runCLI(t, "eval", "--base", model, "--model", model, "--model", bad, "--text", text, "--threads", "1")
+	if err == nil || !strings.Contains(err.Error(), "--model "+bad) {
+		t.Errorf("a GGUF libllama does not load: %v", err)
+	}
+}
+
+// writeTensorOnly writes a valid GGUF with one f32 tensor and no model keys.
+func writeTensorOnly(path string) error {
+	f, err := gguf.CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	w, err := gguf.NewWriter(f, nil, []gguf.TensorInfo{{Name: "x", Shape: []uint64{4}, Type: gguf.TypeF32}})
+	if err != nil {
+		return err
+	}
+	if err := w.WriteTensor(0, make([]byte, 16)); err != nil {
+		return err
+	}
+	if err := w.Finish(nil); err != nil {
+		return err
+	}
+	return f.Commit()
 }
