@@ -15,6 +15,7 @@ import (
 	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
+	"github.com/pocketgguf/pocketgguf/progress"
 	"github.com/urfave/cli/v2"
 )
 
@@ -51,7 +52,7 @@ func runBaseline(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	pr := eval.NewProgress(os.Stderr, c.Bool("quiet"))
+	pr := progress.New(os.Stderr, c.Bool("quiet"))
 	im, err := imatrixFor(imatrixRequest{Types: types, File: c.String("imatrix"), Model: base, Text: c.String("text"), OutDir: c.String("out-dir"),
 		Calib: llamacalib.Options{Ctx: c.Int("ctx"), Chunks: c.Int("chunks"), Threads: c.Int("threads"), Progress: pr}})
 	if err != nil {

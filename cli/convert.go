@@ -14,6 +14,7 @@ import (
 	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/progress"
 	"github.com/pocketgguf/pocketgguf/quant"
 	"github.com/urfave/cli/v2"
 )
@@ -80,7 +81,7 @@ func runConvert(c *cli.Context) error {
 	if !c.IsSet("prefer") && impliesQuality(c) {
 		prefer = converter.PreferQuality
 	}
-	pr := newProgress(c.Bool("quiet"))
+	pr := progress.New(os.Stderr, c.Bool("quiet"))
 	opt := converter.Options{
 		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"), Prefer: prefer,
 		Method: c.String("method"), Hidden: c.Int("hidden"), Epochs: c.Int("epochs"), LR: c.Float64("lr"),

@@ -12,6 +12,7 @@ import (
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/gguf"
+	"github.com/pocketgguf/pocketgguf/progress"
 	"github.com/urfave/cli/v2"
 )
 
@@ -36,7 +37,7 @@ func init() {
 
 func runEval(c *cli.Context) error {
 	opt := eval.Options{NCtx: c.Int("ctx"), Chunks: c.Int("chunks")}
-	pr := eval.NewProgress(os.Stderr, c.Bool("quiet"))
+	pr := progress.New(os.Stderr, c.Bool("quiet"))
 	text, err := os.ReadFile(c.String("text"))
 	if err != nil {
 		return fmt.Errorf("--text: %w", err)
@@ -55,7 +56,7 @@ func runEval(c *cli.Context) error {
 
 // evalModels runs the base pass once and compares every model with it,
 // loading one model at a time so memory holds at most two.
-func evalModels(basePath string, models []string, textPath, text string, opt eval.Options, threads int, pr *eval.Progress) (eval.Result, error) {
+func evalModels(basePath string, models []string, textPath, text string, opt eval.Options, threads int, pr *progress.Terminal) (eval.Result, error) {
 	if err := checkModels(basePath, models); err != nil { // before the base pass, not after it
 		return eval.Result{}, err
 	}

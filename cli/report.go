@@ -18,6 +18,7 @@ import (
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
 	"github.com/pocketgguf/pocketgguf/gguf"
+	"github.com/pocketgguf/pocketgguf/progress"
 	"github.com/pocketgguf/pocketgguf/quant"
 	"github.com/urfave/cli/v2"
 )
@@ -56,14 +57,14 @@ type reportRun struct {
 	opt     eval.Options
 	threads int
 	base    *eval.Base
-	pr      *eval.Progress
+	pr      *progress.Terminal
 	doc     eval.ResultsDoc
 }
 
 func runReport(c *cli.Context) error {
 	r := &reportRun{c: c, model: c.String("model"), textArg: c.String("text"), workDir: c.String("work-dir"),
 		opt: eval.Options{NCtx: c.Int("ctx"), Chunks: c.Int("chunks")}, threads: c.Int("threads"),
-		pr: eval.NewProgress(os.Stderr, c.Bool("quiet"))}
+		pr: progress.New(os.Stderr, c.Bool("quiet"))}
 	r.opt.Progress = r.pr.Chunk
 	bpws, err := parseFloats(c.String("bpw"))
 	if err != nil {
@@ -153,7 +154,7 @@ func (r *reportRun) pocket(method string, bpw float64) error {
 	opt := converter.Options{BPW: bpw, Method: method, Seed: r.c.Uint64("seed"), Threads: r.threads}
 	cmd := fmt.Sprintf("pocketgguf convert --bpw %g --method %s --seed %d %s %s", bpw, opt.Method, opt.Seed, r.model, pq)
 	r.pr.Printf("PocketGGUF %g bpw: %s", bpw, cmd)
-	pr := newProgress(r.c.Bool("quiet"))
+	pr := progress.New(os.Stderr, r.c.Bool("quiet"))
 	opt.Events = pr
 	_, err := converter.Convert(context.Background(), r.model, pq, opt)
 	pr.Finish()

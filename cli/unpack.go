@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/gguf"
+	"github.com/pocketgguf/pocketgguf/progress"
 	"github.com/urfave/cli/v2"
 )
 
@@ -29,7 +31,7 @@ func init() {
 			if !ok || (ty != gguf.TypeF32 && ty != gguf.TypeF16 && ty != gguf.TypeQ8_0) {
 				return fmt.Errorf("unpack: --type %q: want f32, f16 or q8_0", c.String("type"))
 			}
-			pr := newProgress(c.Bool("quiet"))
+			pr := progress.New(os.Stderr, c.Bool("quiet"))
 			ctx, stop := withSignalCleanup(c.Context)
 			defer stop()
 			err = converter.Unpack(ctx, args[0], args[1], ty, pr)

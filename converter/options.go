@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/progress"
 	"github.com/pocketgguf/pocketgguf/quant"
 )
 
@@ -62,21 +63,9 @@ type Options struct {
 
 // Events receives progress. Units are weights processed; each tensor or
 // table is one step.
-type Events interface {
-	Begin(totalUnits int64)
-	Step(label string, units int64)
-	Progress(stepDone int64)
-	EndStep(msg string)
-	Warn(msg string)
-}
+type Events = progress.Events
 
-type nopEvents struct{}
-
-func (nopEvents) Begin(int64)        {}
-func (nopEvents) Step(string, int64) {}
-func (nopEvents) Progress(int64)     {}
-func (nopEvents) EndStep(string)     {}
-func (nopEvents) Warn(string)        {}
+type nopEvents = progress.Nop
 
 func (o *Options) check() error {
 	switch o.Sharing {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/pocketgguf/pocketgguf/bridge"
 	"github.com/pocketgguf/pocketgguf/calib"
-	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
+	"github.com/pocketgguf/pocketgguf/progress"
 )
 
 // Options say how the model runs over calibration text.
@@ -29,7 +29,7 @@ type Options struct {
 	CovMaxCols int
 	CovBudget  int64
 	// Progress reports chunks; nil: a line on stderr unless Quiet.
-	Progress *eval.Progress
+	Progress *progress.Terminal
 	Quiet    bool
 }
 
@@ -40,10 +40,10 @@ func (o Options) threads() int {
 	return o.Threads
 }
 
-func (o Options) progress(label string) *eval.Progress {
+func (o Options) progress(label string) *progress.Terminal {
 	pr := o.Progress
 	if pr == nil {
-		pr = eval.NewProgress(os.Stderr, o.Quiet)
+		pr = progress.New(os.Stderr, o.Quiet)
 	}
 	pr.SetLabel(label)
 	return pr
