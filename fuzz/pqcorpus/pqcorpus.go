@@ -161,11 +161,7 @@ func (f *file) setFloats(key string, x []float32, half bool) {
 		f.set(key, gguf.F32s(x))
 		return
 	}
-	h := make([]uint16, len(x))
-	for i, v := range x {
-		h[i] = gguf.FloatToHalf(v)
-	}
-	f.set(key, gguf.U16s(h))
+	f.set(key, format.Halves(x))
 }
 
 // Malformed derives the malformed variants of a valid PocketGGUF: for its
