@@ -5,8 +5,7 @@
 // with clang (scripts/reliability.sh). Seeds: go run ./fuzz/cmd/pqcorpus DIR.
 #include "pocket-load.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
+#include "fuzz-input.h"
 
 static void quiet(enum ggml_log_level, const char *, void *) {}
 
@@ -17,15 +16,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t * data, size_t size) {
-    const int fd = memfd_create("pocket-fuzz", 0);
-    if (fd < 0) abort();
-    for (size_t off = 0; off < size;) {
-        const ssize_t n = write(fd, data + off, size - off);
-        if (n <= 0) abort();
-        off += (size_t) n;
-    }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    const int fd = fuzz_input_fd("pocket-fuzz", data, size, path);
     pocket_load_and_run(path, (size & 1) != 0);  // both the mmap and the read path
     close(fd);
     return 0;

@@ -3,8 +3,7 @@
 // get_rows and mul. Inputs go through a memfd. Seeds: fuzz/cmd/pqcorpus.
 #include "pq-core-load.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
+#include "fuzz-input.h"
 
 static void quiet(enum ggml_log_level, const char *, void *) {}
 
@@ -14,15 +13,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t * data, size_t size) {
-    const int fd = memfd_create("pq-core-fuzz", 0);
-    if (fd < 0) abort();
-    for (size_t off = 0; off < size;) {
-        const ssize_t n = write(fd, data + off, size - off);
-        if (n <= 0) abort();
-        off += (size_t) n;
-    }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    const int fd = fuzz_input_fd("pq-core-fuzz", data, size, path);
     std::string why;
     pq_core_load_and_run(path, why);
     close(fd);
