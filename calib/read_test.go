@@ -12,14 +12,11 @@ import (
 
 const imTensor = "blk.0.attn_q.weight"
 
-// imValues: the first 8 of 64 columns are 100x more important.
+// imValues is a column importance that tells every column apart.
 func imValues() []float32 {
 	v := make([]float32, 64)
 	for j := range v {
-		v[j] = 1
-		if j < 8 {
-			v[j] = 100
-		}
+		v[j] = float32(j + 1)
 	}
 	return v
 }
@@ -79,7 +76,7 @@ func TestLoadBothFormats(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := m[imTensor]
-		if len(v) != 64 || v[0] != 100 || v[63] != 1 {
+		if len(v) != 64 || v[0] != 1 || v[63] != 64 {
 			t.Fatalf("%s: %v", p, v)
 		}
 	}
