@@ -53,7 +53,7 @@ func Inspect(path string) (*Report, error) {
 	kvBytes := map[string]int64{}
 	var header int64 = 24
 	for _, kv := range g.KVs {
-		n := kvEncodedSize(kv)
+		n := kv.EncodedSize()
 		kvBytes[kv.Key] = n
 		header += n
 		if strings.HasPrefix(kv.Key, "pocket.") {
@@ -61,7 +61,7 @@ func Inspect(path string) (*Report, error) {
 		}
 	}
 	for i := range g.Tensors {
-		header += tensorInfoSize(&g.Tensors[i])
+		header += g.Tensors[i].EncodedSize()
 	}
 	r.MetadataBytes = header - r.PocketBytes
 	tableBytes := map[string]int64{}
