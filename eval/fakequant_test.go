@@ -45,7 +45,7 @@ func TestFakeQuantizeReplacesOnlyMatchingTensors(t *testing.T) {
 			}
 			continue
 		}
-		// the stored reconstruction has the relative error FakeQuantize reported
+		// the stored reconstruction has the relative error FakeQuantizeSize reported
 		var num, den float64
 		distinct := map[[4]uint32]bool{}
 		for j := 0; j < len(da)/4; j++ {
