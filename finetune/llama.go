@@ -4,9 +4,10 @@
 // QuIP# fine-tune after quantizing). The indices stay as the converter chose
 // them, so the file keeps its size and layout byte for byte.
 //
-// It needs the model's forward and backward pass, written here in Go for the
-// Llama architecture as llama.cpp computes it (llm_build_llama): no ggml
-// backward exists for the PQ mat-mul, and the models this pays off on are small.
+// The model's forward and backward pass runs as one ggml graph (ggml*.go over
+// bridge.Trainer), PQ weights rebuilt in the graph from their codes; the Go
+// pass here, written for the Llama architecture as llama.cpp computes it
+// (llm_build_llama), is the reference it is tested against (Options.Engine).
 package finetune
 
 import (
