@@ -62,10 +62,8 @@ func Read(g *gguf.File) (map[string]*Table, map[string]*Tensor, error) {
 			if !ok || len(s) != int(t.Rows()) {
 				return nil, nil, fmt.Errorf("%s: %s: want %d f32 or f16 values", g.Path, KeyTensorScale(t.Name), t.Rows())
 			}
-			for r, x := range s {
-				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-					return nil, nil, fmt.Errorf("%s: tensor %q: scale of row %d is %v", g.Path, t.Name, r, x)
-				}
+			if r := FirstNonFinite(s); r >= 0 {
+				return nil, nil, fmt.Errorf("%s: tensor %q: scale of row %d is %v", g.Path, t.Name, r, s[r])
 			}
 			pt.Scales = s
 		}

@@ -70,16 +70,18 @@ func (t *Table) Validate(name string, maxK int) error {
 	case len(t.Decoder) != t.DecoderLen():
 		return fmt.Errorf("table %q: decoder has %d values, want %d", name, len(t.Decoder), t.DecoderLen())
 	}
-	if i := firstNonFinite(t.Codebook); i >= 0 {
+	if i := FirstNonFinite(t.Codebook); i >= 0 {
 		return fmt.Errorf("table %q: codebook value %d is %v", name, i, t.Codebook[i])
 	}
-	if i := firstNonFinite(t.Decoder); i >= 0 {
+	if i := FirstNonFinite(t.Decoder); i >= 0 {
 		return fmt.Errorf("table %q: decoder value %d is %v", name, i, t.Decoder[i])
 	}
 	return nil
 }
 
-func firstNonFinite(xs []float32) int {
+// FirstNonFinite is the index of the first NaN or infinity in xs, or -1:
+// FORMAT.md refuses them in codebooks, decoders and scales.
+func FirstNonFinite(xs []float32) int {
 	for i, x := range xs {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 			return i
