@@ -69,8 +69,8 @@ func runConvert(c *cli.Context) error {
 	if _, err := os.Stat(in); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	if c.IsSet("bpw") && c.Float64("bpw") <= 0 {
-		return fmt.Errorf("--bpw %v: must be positive", c.Float64("bpw"))
+	if c.IsSet("bpw") && c.Float64("bpw") == 0 { // Options.BPW 0 means "not set"; negatives: Options.check
+		return fmt.Errorf("--bpw 0: must be positive")
 	}
 	if c.Bool("finetune") {
 		if _, err := finetuneOptions(c); err != nil { // before any calibration work
