@@ -12,14 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define K_IN  4096
-#define N_OUT 11008
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);  // CPU time of this thread: the development machine is shared
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "bench.h"
 
 static float dot_f16_v8(const uint8_t * x, const uint16_t * lut, const float * y) {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();

@@ -15,14 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define K_IN  4096
-#define N_OUT 11008
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);  // CPU time of this thread: the development machine is shared
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "bench.h"
 
 #define PQ_RNG_SEED 42
 #include "../tests/pq-rng.h"
