@@ -8,6 +8,7 @@
 #include "train.h"
 
 #include <cmath>
+#include <algorithm>
 #include <map>
 #include <string>
 #include <thread>
@@ -25,6 +26,11 @@ namespace {
 
 enum kind { DENSE, TABLE, PQ };
 
+// rebuilt holds the tensors of one PQ weight's rebuild in a graph.
+struct rebuilt {
+    ggml_tensor * rows = nullptr, * shaped = nullptr, * w = nullptr;
+};
+
 struct slot {
     kind        k;
     std::string name;
@@ -36,6 +42,7 @@ struct slot {
     bool trainable = false, want_grad = false;
     // per graph
     ggml_tensor * node = nullptr, * g0 = nullptr, * g1 = nullptr;
+    rebuilt fwd;
 };
 
 constexpr size_t kGraphSize = 65536;
@@ -128,6 +135,16 @@ void pocket_trainer_set(pocket_trainer * t, int h, int part, const void * data) 
 
 namespace {
 
+// rebuild is a PQ weight from its codes: W = get_rows(LUT, codes) reshaped
+// to [cols, rows], times the row scales.
+rebuilt rebuild(pocket_trainer * t, const slot & s) {
+    rebuilt r;
+    r.rows = ggml_get_rows(t->cctx, t->slots[s.table].t, s.idx); // [v, n_sub]
+    r.shaped = ggml_reshape_2d(t->cctx, r.rows, s.cols, s.rows);
+    r.w = s.scales ? ggml_mul(t->cctx, r.shaped, s.scales) : r.shaped;
+    return r;
+}
+
 // weight returns the tensor the graph multiplies by: a dense slot itself or
 // a PQ slot rebuilt from its codes (once per graph).
 ggml_tensor * weight(pocket_trainer * t, const std::string & name) {
@@ -139,10 +156,8 @@ ggml_tensor * weight(pocket_trainer * t, const std::string & name) {
     slot & s = t->slots[it->second];
     if (s.k == DENSE) return s.t;
     if (!s.node) {
-        ggml_tensor * w = ggml_get_rows(t->cctx, t->slots[s.table].t, s.idx); // [v, n_sub]
-        w = ggml_reshape_2d(t->cctx, w, s.cols, s.rows);
-        if (s.scales) w = ggml_mul(t->cctx, w, s.scales);
-        s.node = w;
+        s.fwd = rebuild(t, s);
+        s.node = s.fwd.w;
     }
     return s.node;
 }
@@ -158,14 +173,70 @@ ggml_tensor * kvExpand(ggml_context * ctx, ggml_tensor * x, int group) {
     return ggml_reshape_4d(ctx, x, a, b, kv * group, B);
 }
 
+// schedule reorders nodes [lo, hi) of g for memory, keeping every node after
+// its sources. Depth-first order (ggml's) computes a source as soon as the
+// search meets it: a weight's rebuild long before the gradient it multiplies
+// reaches it, a weight gradient long before the sums that consume it, so
+// dense weights and gradients of every layer are alive at once. Here a node
+// that depends neither on seeds (the inputs the range starts from) nor on
+// anything in the range that does (a rebuild from the codes, a transposed
+// copy of a forward activation) runs just before its first user,
+// and every other node as soon as its sources are done (by depth, ties in
+// the old order), so each gradient is consumed right after it is made.
+void schedule(ggml_cgraph * g, int lo, int hi, const std::vector<ggml_tensor *> & seeds) {
+    ggml_tensor ** nodes = ggml_graph_nodes(g);
+    const int n = hi - lo;
+    std::map<ggml_tensor *, int> pos;
+    for (int i = lo; i < hi; i++) pos[nodes[i]] = i - lo;
+    auto each = [&](ggml_tensor * x, auto f) {
+        for (int j = 0; j < GGML_MAX_SRC; j++)
+            if (x->src[j]) {
+                auto it = pos.find(x->src[j]);
+                if (it != pos.end()) f(it->second);
+            }
+        if (x->view_src) {
+            auto it = pos.find(x->view_src);
+            if (it != pos.end()) f(it->second);
+        }
+    };
+    std::vector<int> d(n, 0);
+    std::vector<char> free_(n, 1);
+    int maxd = 0;
+    for (int k = 0; k < n; k++) {
+        int dd = 0;
+        bool fr = true;
+        for (int j = 0; j < GGML_MAX_SRC; j++)
+            if (nodes[lo + k]->src[j] && std::find(seeds.begin(), seeds.end(), nodes[lo + k]->src[j]) != seeds.end()) fr = false;
+        each(nodes[lo + k], [&](int s) {
+            if (!free_[s]) fr = false;
+            dd = std::max(dd, d[s]);
+        });
+        free_[k] = fr;
+        d[k] = fr ? 0 : dd + 1;
+        maxd = std::max(maxd, d[k]);
+    }
+    std::vector<int> first(n, maxd + 1); // depth of each node's earliest user
+    for (int k = n - 1; k >= 0; k--) {
+        if (free_[k]) d[k] = first[k] - 1;
+        each(nodes[lo + k], [&](int s) { first[s] = std::min(first[s], d[k]); });
+    }
+    std::vector<int> order(n);
+    for (int k = 0; k < n; k++) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return d[a] < d[b]; });
+    std::vector<ggml_tensor *> old(nodes + lo, nodes + hi);
+    for (int k = 0; k < n; k++) nodes[lo + k] = old[order[k]];
+}
+
 // gemmBackward rewrites the backward half of g: ggml takes mul_mat's
 // gradients by out_prod, which the CPU backend computes as rows of axpy
 // (ggml_vec_mad) at a fraction of its gemm's speed; the same product is a
 // mul_mat of the two operands transposed, which runs on the gemm kernels.
 // It returns the graph rebuilt from the forward root (the same n_fwd nodes
 // first) and the gradients in roots, which it updates.
-ggml_cgraph * gemmBackward(ggml_context * ctx, ggml_cgraph * g, int n_fwd, const std::vector<ggml_tensor **> & roots) {
-    std::map<ggml_tensor *, ggml_tensor *> repl;
+ggml_cgraph * gemmBackward(ggml_context * ctx, ggml_cgraph * g, int n_fwd, const std::vector<ggml_tensor **> & roots,
+                           const std::map<ggml_tensor *, ggml_tensor *> & rebuilds, const std::vector<ggml_tensor *> & fwdSeeds,
+                           const std::vector<ggml_tensor *> & bwdSeeds) {
+    std::map<ggml_tensor *, ggml_tensor *> repl = rebuilds;
     auto sub = [&](ggml_tensor * x) {
         auto it = repl.find(x);
         return it == repl.end() ? x : it->second;
@@ -193,6 +264,8 @@ ggml_cgraph * gemmBackward(ggml_context * ctx, ggml_cgraph * g, int n_fwd, const
         *r = sub(*r);
         ggml_build_forward_expand(out, *r);
     }
+    schedule(out, 0, n_fwd, fwdSeeds);
+    schedule(out, n_fwd, ggml_graph_n_nodes(out), bwdSeeds);
     return out;
 }
 
@@ -274,7 +347,17 @@ bool build(pocket_trainer * t, graph & G, int T, int B, bool grad) {
             if (s.trainable && p && (s.g0 = ggml_graph_get_grad(G.g, p))) roots.push_back(&s.g0);
             if (s.want_grad && s.node && (s.g1 = ggml_graph_get_grad(G.g, s.node))) roots.push_back(&s.g1);
         }
-        G.g = gemmBackward(ctx, G.g, G.n_fwd, roots);
+        // The backward half rebuilds each PQ weight again where it needs it,
+        // so no dense weight lives from its forward use to its backward one.
+        std::map<ggml_tensor *, ggml_tensor *> rebuilds;
+        for (auto & s : t->slots) {
+            if (!s.node) continue;
+            rebuilt b = rebuild(t, s);
+            rebuilds[s.fwd.rows] = b.rows;
+            rebuilds[s.fwd.shaped] = b.shaped;
+            if (s.fwd.w != s.fwd.shaped) rebuilds[s.fwd.w] = b.w;
+        }
+        G.g = gemmBackward(ctx, G.g, G.n_fwd, roots, rebuilds, {G.tok}, {t->one, G.dl});
         if (ggml_graph_node(G.g, G.n_fwd - 1) != root) { t->err = "backward rewrite reordered the forward half"; return false; }
         // ggml's CPU rms_norm_back copies x into dst before it adds dz, so
         // it must not run in place over dz as the allocator would make it.

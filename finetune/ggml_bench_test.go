@@ -14,12 +14,16 @@ import (
 	"github.com/pocketgguf/pocketgguf/testmodels"
 )
 
-// benchShapes are testmodels' presets plus m30, a generated 30 M-parameter
-// Llama (the speed goal's 10–50 M range).
+// benchConfig is a testmodels preset, m30 (a 35 M-parameter Llama, the speed
+// goal's 10–50 M range) or llama7b-4l (llama7b-2l with 4 layers).
 func benchConfig(name string) (Config, error) {
 	p, ok := testmodels.Presets[name]
-	if name == "m30" {
+	switch name {
+	case "m30":
 		p, ok = testmodels.Config{Dim: 512, FFN: 1536, Layers: 8, Heads: 8, HeadsKV: 4, Vocab: 8192}, true
+	case "llama7b-4l": // the memory a layer adds, against llama7b-2l
+		p, ok = testmodels.Presets["llama7b-2l"]
+		p.Layers = 4
 	}
 	if !ok {
 		return Config{}, fmt.Errorf("no preset %q", name)
