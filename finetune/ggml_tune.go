@@ -219,7 +219,9 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
 	done := 0
 	for ep := 1; ep <= o.Epochs; ep++ {
-		probe.epochStart(ep)
+		if err := probe.run(ep, e.tr, func() error { _, err := tu.eval(held[:1], 0, false); return err }); err != nil {
+			return nil, err
+		}
 		order := slices.Clone(train)
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for b := 0; b < len(order); b += o.Batch {
@@ -227,12 +229,9 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 				return nil, err
 			}
 			mult := 0.5 * (1 + math.Cos(math.Pi*float64(done)/float64(steps)))
-			t0 := time.Now()
-			probe.before(e.tr, b/o.Batch)
 			if err := tu.step(order[b:min(b+o.Batch, len(order))], opt, mult, codes); err != nil {
 				return nil, err
 			}
-			probe.after(e.tr, b/o.Batch, time.Since(t0))
 			done++
 		}
 		round()
@@ -258,53 +257,45 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 
 // threadProbe picks the compute thread count by measurement. ggml's CPU
 // backend waits at each op's barrier by spinning, and a step has thousands
-// of ops, so on cores shared with other jobs more threads can be several
-// times slower than one (testmodels small, 4 jobs on 2 cores: 6 s per step
-// on 2 threads, 1 s on 1). Each epoch times its second step on the asked-for
-// count and its third on one thread (the first also allocates; until then
-// one thread runs), and runs on
-// the faster; epochs 1, 2, 4, 8, ... probe, so a losing count costs a step
-// in a few epochs only, and none once one thread has won by 3x. Results do
-// not depend on the thread count.
+// of ops, so on cores shared with other jobs more threads can be many times
+// slower than one (testmodels small, 4 jobs on 2 cores: 6 s per step on 2
+// threads, 1 s on 1; stories260K: 18 s against 1). Epochs 1, 2, 4, 8, ...
+// start by timing one held-out sequence's forward pass on the asked-for
+// count and on one thread (after an untimed one-thread pass that allocates)
+// and run on the faster; none once one thread has won by 3x. A forward pass
+// of one sequence costs a small part of a step, which a probing step on a
+// losing count would not. Results do not depend on the thread count.
 type threadProbe struct {
-	want, use   int
-	tWant, tOne time.Duration
-	epoch       int
-	settled     bool
+	want, use int
+	settled   bool
 }
 
-// epochStart tells the probe which epoch (from 1) begins.
-func (p *threadProbe) epochStart(e int) { p.epoch = e }
-
-func (p *threadProbe) on() bool { return p.want > 1 && !p.settled && p.epoch&(p.epoch-1) == 0 }
-
-func (p *threadProbe) before(tr *bridge.Trainer, step int) {
-	switch {
-	case !p.on():
-	case step == 1:
-		tr.SetThreads(p.want)
-	case step == 2:
-		tr.SetThreads(1)
+func (p *threadProbe) run(epoch int, tr *bridge.Trainer, eval func() error) error {
+	if p.want == 1 || p.settled || epoch&(epoch-1) != 0 {
+		return nil
 	}
-}
-
-func (p *threadProbe) after(tr *bridge.Trainer, step int, took time.Duration) {
-	if !p.on() {
-		return
+	timed := func(n int) (time.Duration, error) {
+		tr.SetThreads(n)
+		t0 := time.Now()
+		err := eval()
+		return time.Since(t0), err
 	}
-	switch step {
-	case 1:
-		p.tWant = took
-		tr.SetThreads(p.use)
-	case 2:
-		p.tOne = took
-		p.use = p.want
-		if p.tOne < p.tWant {
-			p.use = 1
-		}
-		if p.tOne*3 < p.tWant {
-			p.settled = true // one thread by far: the cores are shared, stop paying for probes
-		}
-		tr.SetThreads(p.use)
+	if _, err := timed(1); err != nil {
+		return err
 	}
+	tWant, err := timed(p.want)
+	if err != nil {
+		return err
+	}
+	tOne, err := timed(1)
+	if err != nil {
+		return err
+	}
+	p.use = p.want
+	if tOne < tWant {
+		p.use = 1
+	}
+	p.settled = tOne*3 < tWant
+	tr.SetThreads(p.use)
+	return nil
 }

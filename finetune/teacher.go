@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pocketgguf/pocketgguf/bridge"
 )
@@ -29,13 +30,30 @@ func llamaTeacher(origPath string) teacherFunc {
 		}
 		defer ctx.Close()
 		out := make([]*bridge.Teacher, len(seqs))
+		// As the trainer's threadProbe: the first sequence on the asked-for
+		// threads, the second on one, the rest on the faster (llama.cpp's
+		// barriers spin too, and on shared cores a second thread can lose).
+		var took [2]time.Duration
 		for i, s := range seqs {
 			if err := ctx.ClearMemory(); err != nil {
 				return nil, err
 			}
+			if threads > 1 && i < 3 {
+				n := threads
+				if i == 1 || (i == 2 && took[1] < took[0]) {
+					n = 1
+				}
+				if err := ctx.SetThreads(n); err != nil {
+					return nil, err
+				}
+			}
+			t0 := time.Now()
 			logits, err := ctx.Decode(s, true)
 			if err != nil {
 				return nil, fmt.Errorf("fine-tuning teacher, sequence %d: %w", i, err)
+			}
+			if i < 2 {
+				took[i] = time.Since(t0)
 			}
 			V := len(logits) / len(s)
 			logSoftmax(logits, logits, len(s), V)
