@@ -210,3 +210,17 @@ func TestGGMLGradientsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// An unknown engine is refused by name, and nothing is written.
+func TestRunRefusesUnknownEngine(t *testing.T) {
+	dir := t.TempDir()
+	orig, pq := tinyPQ(t, dir)
+	out := filepath.Join(dir, "out.gguf")
+	_, err := Run(context.Background(), orig, pq, out, randomSeqs(2, 8, 320), Options{Epochs: 1, LR: 1e-2, Batch: 2, Engine: "cuda"})
+	if err == nil || !strings.Contains(err.Error(), `engine "cuda"`) {
+		t.Errorf("error %v, want one naming the engine", err)
+	}
+	if fileExists(out) {
+		t.Error("output written")
+	}
+}
