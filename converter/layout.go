@@ -30,6 +30,22 @@ var layoutPenalty = map[[2]string]float64{
 	{"model", "on"}:   1.22,
 }
 
+// additiveLayoutPenalty is layoutPenalty for the additive types, measured
+// the same way (stories260K, every 2-D weight pqa_4x8 with K = 16 and with
+// K = 4 per codebook, geometric mean; e.g. K = 16: tensor 0.0971, kind
+// 0.1198 (0.0932 with scales), model 0.2164 (0.1017 with scales)). With only
+// M·K entries a table cannot follow the rows' magnitudes, so row scales
+// matter more than for a free codebook, and sharing costs less: the sums
+// already fit every tensor about equally badly.
+var additiveLayoutPenalty = map[[2]string]float64{
+	{"tensor", "off"}: 1.0,
+	{"tensor", "on"}:  0.87,
+	{"kind", "off"}:   1.15,
+	{"kind", "on"}:    0.93,
+	{"model", "off"}:  2.02,
+	{"model", "on"}:   0.99,
+}
+
 // layouts lists the layouts the flags allow, finest first. Without --bpw
 // every tensor's choice is fixed and the flags' rules decide the layout.
 func (p *planner) layouts() []layout {
@@ -47,7 +63,11 @@ func (p *planner) layouts() []layout {
 	var out []layout
 	for _, sh := range shs {
 		for _, rs := range rss {
-			out = append(out, layout{sharing: sh, rowScale: rs, penalty: layoutPenalty[[2]string{sh, rs}]})
+			pen := layoutPenalty
+			if p.opt.speed() {
+				pen = additiveLayoutPenalty
+			}
+			out = append(out, layout{sharing: sh, rowScale: rs, penalty: pen[[2]string{sh, rs}]})
 		}
 	}
 	return out
