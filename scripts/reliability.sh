@@ -79,7 +79,7 @@ fi
 # + decode; 93 steps in all, 4.5 min cold here); POCKET_ASAN_LLAMA=0 builds only the first.
 step "ASan/UBSan build (build/asan)"
 cfg=(-DPOCKET_SANITIZE=ON)
-targets=(pq-core-load test-pq-indices-ggml-pq test-pq-indices-ggml-pq-scalar)
+targets=(pq-core-load test-pq-indices-ggml-pq test-pq-indices-ggml-pq-scalar test-pqa-ggml-pq test-pqa-ggml-pq-scalar)
 [ "$asan_llama" = 1 ] && targets+=(pocket-load)
 if command -v clang >/dev/null && command -v clang++ >/dev/null; then
   cfg+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DPOCKET_FUZZ=ON)
@@ -99,6 +99,8 @@ export GGML_NO_BACKTRACE=1   # ggml_abort would otherwise attach gdb to print a 
 
 step "every index value through every kernel (ASan)"
 for v in ggml-pq ggml-pq-scalar; do build/asan/bin/test-pq-indices-$v || failed=1; done
+step "the additive kernels, their layout and every code value (ASan)"
+for v in ggml-pq ggml-pq-scalar; do build/asan/bin/test-pqa-$v || failed=1; done
 
 step "malformed corpus through the PocketGGUF load path (ASan/UBSan): bad-* refused, valid-* run, odd-* no crash"
 build/asan/bin/pq-core-load "$corpus"/*.gguf || failed=1
