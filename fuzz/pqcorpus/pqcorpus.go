@@ -92,6 +92,39 @@ func Minimal() []byte {
 	return b
 }
 
+// MinimalAdditive is a valid PocketGGUF (version 2) of one pqa_4x8 tensor "w" (8 columns, 34
+// rows: one interleaved group of 32 and two row-major rows) on table "t" (two codebooks of
+// K = 4, a one-block decoder of width 2, latent 3) with row scales.
+func MinimalAdditive() []byte {
+	const rows = 34
+	tb := format.Table{V: 4, K: 4, Latent: 3, Blocks: 1, Hidden: 2, Codebooks: 2, Sharing: "tensor"}
+	tb.Codebook = make([]float32, tb.M()*tb.K*tb.Latent)
+	for i := range tb.Codebook {
+		tb.Codebook[i] = float32(i%5) - 2
+	}
+	tb.Decoder = make([]float32, tb.DecoderLen())
+	for i := range tb.Decoder {
+		tb.Decoder[i] = float32(i%7)/8 - 0.3
+	}
+	scales := make([]uint16, rows)
+	for r := range scales {
+		scales[r] = gguf.FloatToHalf(0.5 + float32(r%3))
+	}
+	kvs := append(format.HeaderKVs(format.VersionAdditive, "kmeans", 1), format.TableKVs("t", &tb)...)
+	kvs = append([]gguf.KV{{Key: "general.architecture", Value: gguf.Str("pocket-test")}}, kvs...)
+	kvs = append(kvs, format.TensorKVs("w", "t", scales, 0)...)
+	data := make([]byte, rows*8/4*2/2) // P = (8/4)*2 codes of 4 bits a row
+	for i := range data {
+		data[i] = byte(i*37) & 0x33 // codes 0..3: inside K
+	}
+	infos := []gguf.TensorInfo{{Name: "w", Shape: []uint64{8, rows}, Type: 107}}
+	b, err := Encode(kvs, infos, [][]byte{data})
+	if err != nil {
+		panic(err) // a fixed, valid file: an error here is a bug in gguf.Writer
+	}
+	return b
+}
+
 // file is a parsed PocketGGUF that can be re-encoded with changes.
 type file struct {
 	kvs   []gguf.KV
@@ -224,11 +257,12 @@ func Malformed(valid []byte) ([]Case, error) {
 		{"no-k", []string{format.KeyTableK(tname)}, func(c *file) { c.drop(format.KeyTableK(tname)) }},
 		{"k-zero", []string{tname, "codebook entries"}, func(c *file) { c.set(format.KeyTableK(tname), gguf.U32(0)) }},
 		{"k-over-bits", []string{t.Name, tname}, func(c *file) {
-			// K = 2^bits + 1 with a codebook of matching length: only the type's bound is wrong.
+			// K = 2^bits + 1 (16 + 1 for additive types) with a codebook of matching length: only
+			// the type's bound is wrong.
 			cb, half := c.floats(format.KeyTableCodebook(tname))
-			lat := len(cb) / int(k)
+			lat := len(cb) / int(k) / ty.Codebooks
 			c.set(format.KeyTableK(tname), gguf.U32(uint32(ty.MaxK()+1)))
-			c.setFloats(format.KeyTableCodebook(tname), make([]float32, (ty.MaxK()+1)*lat), half)
+			c.setFloats(format.KeyTableCodebook(tname), make([]float32, ty.Codebooks*(ty.MaxK()+1)*lat), half)
 		}},
 		{"k-huge", []string{format.KeyTableK(tname)}, func(c *file) { c.set(format.KeyTableK(tname), gguf.U32(math.MaxUint32)) }},
 		{"k-negative", []string{format.KeyTableK(tname)}, func(c *file) { c.set(format.KeyTableK(tname), gguf.I32(-4)) }},
@@ -287,6 +321,10 @@ func Malformed(valid []byte) ([]Case, error) {
 		}},
 		{"row-not-block", []string{t.Name, "not a multiple"}, func(c *file) {
 			c.infos[ti].Shape = append([]uint64{uint64(ty.BlockSize() + 1)}, c.infos[ti].Shape[1:]...)
+		}},
+		{"codebooks-wrong", []string{format.KeyTableCodebooks(tname)}, func(c *file) {
+			// plain type on a two-codebook table, additive type on a table of one more codebook
+			c.set(format.KeyTableCodebooks(tname), gguf.U32(uint32(ty.Codebooks%4+1)))
 		}},
 		{"indices-max", nil, func(c *file) { // every index 2^bits-1 >= K: valid, reads zero rows
 			for j := range c.data[ti] {

@@ -45,7 +45,7 @@ func run() error {
 		return err
 	}
 	n := 0
-	for base, valid := range map[string][]byte{"micro": micro, "minimal": pqcorpus.Minimal()} {
+	for base, valid := range map[string][]byte{"micro": micro, "minimal": pqcorpus.Minimal(), "minimal-additive": pqcorpus.MinimalAdditive()} {
 		cases, err := pqcorpus.Malformed(valid)
 		if err != nil {
 			return err
