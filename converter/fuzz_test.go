@@ -53,15 +53,20 @@ func readPocket(t *testing.T, data []byte) {
 		if tb == nil {
 			t.Fatalf("tensor %q accepted with missing table %q", name, pt.Table)
 		}
-		rows := pt.Type.MaxK()
-		lut := luts[pt.Table]
-		if len(lut) < rows*tb.V {
-			lut = tb.BuildLUT(rows)
-			luts[pt.Table] = lut
+		key := pt.Table + "/" + pt.Type.Name // a plain and an additive type read different LUTs
+		lut := luts[key]
+		if lut == nil {
+			lut = pt.LUT(tb)
+			luts[key] = lut
 		}
-		for i := tb.K * tb.V; i < rows*tb.V; i++ {
-			if lut[i] != 0 {
-				t.Fatalf("table %q: LUT row %d (>= K = %d) is %v, want 0", pt.Table, i/tb.V, tb.K, lut[i])
+		if len(lut) != pt.Type.Indices()*tb.V {
+			t.Fatalf("table %q: LUT of %d values for %s, want %d", pt.Table, len(lut), pt.Type.Name, pt.Type.Indices()*tb.V)
+		}
+		if !pt.Type.Additive() {
+			for i := tb.K * tb.V; i < len(lut); i++ {
+				if lut[i] != 0 {
+					t.Fatalf("table %q: LUT row %d (>= K = %d) is %v, want 0", pt.Table, i/tb.V, tb.K, lut[i])
+				}
 			}
 		}
 		off := g.DataOffset + int64(pt.Info.Offset)
