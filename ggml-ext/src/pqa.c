@@ -3,7 +3,6 @@
 // is written down in ggml-pq.h; every function here follows it to the bit.
 #include "pq-impl.h"
 
-
 struct pqa_shape {
     int     v, m;        // sub-vector length, codebooks
     int64_t p;           // codes per row: (n/v)*m
