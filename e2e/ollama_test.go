@@ -92,8 +92,8 @@ func checkModel(t *testing.T, s *server, m testModel, newEngine bool) {
 		if m.exact && !strings.Contains(text, storiesGreedy) {
 			t.Fatalf("generated %q, want it to contain %q", text, storiesGreedy)
 		}
-		if m.nativeGreedy != "" && !newEngine && strings.TrimSpace(text) != strings.TrimSpace(m.nativeGreedy) {
-			t.Fatalf("generated %q; pocketgguf run of the same file gave %q (same kernels: must be equal)", text, m.nativeGreedy)
+		if m.nativeGreedy != "" && !newEngine && !sameFirstWords(text, m.nativeGreedy, nativeWords) {
+			t.Fatalf("generated %q; pocketgguf run of the same file gave %q (same kernels: the first %d words must agree)", text, m.nativeGreedy, nativeWords)
 		}
 		t.Logf("%s: %q (%v)", m.name, text, final)
 	})

@@ -13,7 +13,7 @@ import (
 // --type f32`, both by the CLI built from this repository. POCKET_E2E_PQ and
 // POCKET_E2E_PQ_REF (paths) replace them with files made elsewhere. It also makes a file of the
 // fast additive types (--prefer speed) and records the greedy text `pocketgguf run` gives for
-// it: Ollama's llama.cpp engine runs the same kernels, so it must print exactly that text.
+// it: Ollama's llama.cpp engine runs the same kernels, so it must begin with the same words.
 func pocketModels(t testing.TB, f32 string) []testModel {
 	pq, ref := os.Getenv("POCKET_E2E_PQ"), os.Getenv("POCKET_E2E_PQ_REF")
 	root := repoRoot(t)
