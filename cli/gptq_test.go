@@ -29,8 +29,8 @@ func TestCalibrationLowersKLD(t *testing.T) {
 	}
 	conv := func(name string, flags ...string) string {
 		out := filepath.Join(dir, name+".gguf")
-		// Plain types: the thresholds below were measured on them. Under --prefer speed the
-		// same run measured KLD 3.77 (none), 3.54 (imatrix), 3.32 (GPTQ), 3.64 (calib-self).
+		// Plain types: the thresholds below were measured on them; the speed plan's gains are
+		// held by TestSpeedPlanCalibrated (speed_calib_test.go).
 		args := append([]string{"convert", "-q", "--prefer", "quality", "--bpw", "3", "--threads", "1", "--calib-ctx", "256", "--calib-chunks", "40"}, flags...)
 		if _, err := runCLI(t, append(args, model, out)...); err != nil {
 			t.Fatalf("convert %s: %v", name, err)
