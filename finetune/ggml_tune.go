@@ -157,37 +157,8 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	defer e.close()
 	tu := &ggmlTuner{e: e, seqs: seqs, teacher: teacher, threads: threads}
 
-	var train, held []int
-	for i := range seqs {
-		if len(seqs) >= 5 && i%5 == 4 {
-			held = append(held, i)
-		} else {
-			train = append(train, i)
-		}
-	}
-	if len(held) == 0 {
-		held = train
-	}
-	rep := &Report{Train: len(train), Held: len(held)}
-	for _, i := range held {
-		rep.Tokens += len(seqs[i])
-	}
-	// The same parameter groups, in the same order, as tune.
-	opt := newAdam()
-	for _, tb := range m.tables {
-		if tb.train {
-			opt.add(tb.tb.Codebook, tb.gCode, o.LR)
-		}
-	}
-	for _, t := range m.tensors {
-		if t.scales != nil {
-			opt.add(t.scales, t.gScales, o.LR)
-		}
-	}
-	named := m.w.Named()
-	for _, n := range m.norms {
-		opt.add(named[n], e.gNorm[n], o.LR)
-	}
+	train, held, rep := splitHeldOut(seqs)
+	opt := m.optimizer(o, e.gNorm) // the same parameter groups, in the same order, as the Go pass
 	if codes {
 		for i, t := range m.tensors {
 			t.shadow = slices.Clone(t.dense)

@@ -190,40 +190,13 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 		logSoftmax(tu.teacher[i], p.logits, len(seqs[i]), c.Vocab)
 	})
 
-	// Every fifth sequence is held out to choose the epoch that is kept.
-	var train, held []int
-	for i := range seqs {
-		if len(seqs) >= 5 && i%5 == 4 {
-			held = append(held, i)
-		} else {
-			train = append(train, i)
-		}
-	}
-	if len(held) == 0 {
-		held = train
-	}
-	rep := &Report{Train: len(train), Held: len(held)}
-	for _, i := range held {
-		rep.Tokens += len(seqs[i])
-	}
-
-	opt := newAdam()
-	for _, tb := range m.tables {
-		if tb.train {
-			opt.add(tb.tb.Codebook, tb.gCode, o.LR)
-		}
-	}
-	for _, t := range m.tensors {
-		if t.scales != nil {
-			opt.add(t.scales, t.gScales, o.LR)
-		}
-	}
+	train, held, rep := splitHeldOut(seqs)
 	tu.normGrads = map[string][]float32{}
 	named := m.w.Named()
 	for _, n := range m.norms {
 		tu.normGrads[n] = make([]float32, len(named[n]))
-		opt.add(named[n], tu.normGrads[n], o.LR)
 	}
+	opt := m.optimizer(o, tu.normGrads)
 
 	if o.CodeLR > 0 {
 		tu.codes = true
@@ -295,4 +268,45 @@ func readStoredAs(g *gguf.File, m *pqModel) storedAs {
 		s.halfScales[t.name] = isHalf(format.KeyTensorScale(t.name))
 	}
 	return s
+}
+
+// splitHeldOut holds every fifth sequence out (all of them when there are fewer than five) to
+// choose the epoch that is kept; rep counts both sides.
+func splitHeldOut(seqs [][]int32) (train, held []int, rep *Report) {
+	for i := range seqs {
+		if len(seqs) >= 5 && i%5 == 4 {
+			held = append(held, i)
+		} else {
+			train = append(train, i)
+		}
+	}
+	if len(held) == 0 {
+		held = train
+	}
+	rep = &Report{Train: len(train), Held: len(held)}
+	for _, i := range held {
+		rep.Tokens += len(seqs[i])
+	}
+	return train, held, rep
+}
+
+// optimizer is Adam over the tuned values in the order both engines use: trained codebooks,
+// row scales, then the norms (whose gradients normGrads holds, by name).
+func (m *pqModel) optimizer(o Options, normGrads map[string][]float32) *adam {
+	opt := newAdam()
+	for _, tb := range m.tables {
+		if tb.train {
+			opt.add(tb.tb.Codebook, tb.gCode, o.LR)
+		}
+	}
+	for _, t := range m.tensors {
+		if t.scales != nil {
+			opt.add(t.scales, t.gScales, o.LR)
+		}
+	}
+	named := m.w.Named()
+	for _, n := range m.norms {
+		opt.add(named[n], normGrads[n], o.LR)
+	}
+	return opt
 }
