@@ -210,17 +210,7 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 		if err != nil {
 			return nil, err
 		}
-		mark := ""
-		if kl < rep.BestKL {
-			rep.BestKL, rep.BestEpoch, best = kl, ep, m.snapshot()
-			mark = " (best)"
-		}
-		if o.Log != nil {
-			el := time.Since(start)
-			eta := time.Duration(float64(el) / float64(ep) * float64(o.Epochs-ep))
-			o.Log(fmt.Sprintf("finetune: epoch %d/%d: held-out KL %.4f%s  [%.0f tokens/s, %s elapsed, ETA %s]", ep, o.Epochs, kl, mark,
-				float64(ep*trainTokens)/el.Seconds(), el.Round(time.Second), eta.Round(time.Second)))
-		}
+		endEpoch(o, rep, m, &best, ep, kl, trainTokens, start)
 	}
 	m.restore(best)
 	return rep, nil

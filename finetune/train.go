@@ -234,18 +234,7 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 			done++
 		}
 		m.roundToStored(stored)
-		kl := tu.heldKL(held)
-		mark := ""
-		if kl < rep.BestKL {
-			rep.BestKL, rep.BestEpoch, best = kl, e, m.snapshot()
-			mark = " (best)"
-		}
-		if o.Log != nil {
-			el := time.Since(start)
-			eta := time.Duration(float64(el) / float64(e) * float64(o.Epochs-e))
-			o.Log(fmt.Sprintf("finetune: epoch %d/%d: held-out KL %.4f%s  [%.0f tokens/s, %s elapsed, ETA %s]", e, o.Epochs, kl, mark,
-				float64(e*trainTokens)/el.Seconds(), el.Round(time.Second), eta.Round(time.Second)))
-		}
+		endEpoch(o, rep, m, &best, e, tu.heldKL(held), trainTokens, start)
 	}
 	m.restore(best)
 	return rep, nil
@@ -309,4 +298,19 @@ func (m *pqModel) optimizer(o Options, normGrads map[string][]float32) *adam {
 		opt.add(named[n], normGrads[n], o.LR)
 	}
 	return opt
+}
+
+// endEpoch keeps the model of the best held-out KL so far and logs the epoch with its rate and ETA.
+func endEpoch(o Options, rep *Report, m *pqModel, best *state, epoch int, kl float64, trainTokens int, start time.Time) {
+	mark := ""
+	if kl < rep.BestKL {
+		rep.BestKL, rep.BestEpoch, *best = kl, epoch, m.snapshot()
+		mark = " (best)"
+	}
+	if o.Log != nil {
+		el := time.Since(start)
+		eta := time.Duration(float64(el) / float64(epoch) * float64(o.Epochs-epoch))
+		o.Log(fmt.Sprintf("finetune: epoch %d/%d: held-out KL %.4f%s  [%.0f tokens/s, %s elapsed, ETA %s]", epoch, o.Epochs, kl, mark,
+			float64(epoch*trainTokens)/el.Seconds(), el.Round(time.Second), eta.Round(time.Second)))
+	}
 }
