@@ -180,37 +180,6 @@ func (e *ggmlEngine) run(seqs [][]int32, te []*bridge.Teacher, scale float32, gr
 	return kl, nil
 }
 
-// codebookGrads turns each trained table's LUT gradient into its codebook's,
-// as pullGradients does: an additive sum's gradient reaches each of its M
-// entries, and LUT_k = Wo·c_k + co gives ∂c_k = Woᵀ·∂LUT_k.
-func (m *pqModel) codebookGrads() {
-	for _, tb := range m.tables {
-		if !tb.train {
-			continue
-		}
-		d, v, K := tb.tb.Latent, tb.tb.V, tb.tb.K
-		gEntry := tb.gLUT
-		if tb.tb.Additive() {
-			M := tb.tb.M()
-			gEntry = make([]float32, M*K*v)
-			for _, p := range tb.valid {
-				g := tb.gLUT[int(p)*v : int(p)*v+v]
-				for mm := 0; mm < M; mm++ {
-					axpy(1, g, gEntry[(mm*K+int(p>>(4*mm)&0x0F))*v:][:v])
-				}
-			}
-		}
-		wo := tb.tb.Decoder[:v*d]
-		for k := 0; k < tb.tb.M()*K; k++ {
-			gc := tb.gCode[k*d : (k+1)*d]
-			clear(gc)
-			for i := 0; i < v; i++ {
-				axpy(gEntry[k*v+i], wo[i*d:(i+1)*d], gc)
-			}
-		}
-	}
-}
-
 // parallelFor runs f(i) for i in [0, n) on up to threads goroutines.
 func parallelFor(n, threads int, f func(i int)) {
 	var wg sync.WaitGroup

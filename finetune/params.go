@@ -196,6 +196,13 @@ func (m *pqModel) pullGradients(g *Weights) {
 			}
 		}
 	}
+	m.codebookGrads()
+}
+
+// codebookGrads turns each trained table's LUT gradient into its codebook's: an additive sum's
+// gradient reaches each of its M entries, and LUT_k = Wo·c_k + co gives ∂c_k = Woᵀ·∂LUT_k.
+// Both engines end their backward pass here.
+func (m *pqModel) codebookGrads() {
 	for _, tb := range m.tables {
 		if !tb.train {
 			continue
@@ -203,20 +210,15 @@ func (m *pqModel) pullGradients(g *Weights) {
 		d, v, K := tb.tb.Latent, tb.tb.V, tb.tb.K
 		gEntry := tb.gLUT // plain: one row per entry
 		if tb.tb.Additive() {
-			// A sum's gradient is each of its M entries' gradient.
 			M := tb.tb.M()
 			gEntry = make([]float32, M*K*v)
 			for _, p := range tb.valid {
 				g := tb.gLUT[int(p)*v : int(p)*v+v]
 				for mm := 0; mm < M; mm++ {
-					e := gEntry[(mm*K+int(p>>(4*mm)&0x0F))*v:][:v]
-					for i := range e {
-						e[i] += g[i]
-					}
+					axpy(1, g, gEntry[(mm*K+int(p>>(4*mm)&0x0F))*v:][:v])
 				}
 			}
 		}
-		// LUT_k = Wo·c_k + co, so ∂c_k = Woᵀ·∂LUT_k.
 		wo := tb.tb.Decoder[:v*d]
 		for k := 0; k < tb.tb.M()*K; k++ {
 			gc := tb.gCode[k*d : (k+1)*d]
