@@ -182,10 +182,7 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 		o.Log(fmt.Sprintf("finetune (ggml, top-%d teacher): %d training and %d held-out sequences; held-out KL %.4f before", k, len(train), len(held), rep.StartKL))
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
-	trainTokens := 0
-	for _, i := range train {
-		trainTokens += len(seqs[i])
-	}
+	trainTokens := countTokens(seqs, train)
 	start := time.Now()
 	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
 	done := 0

@@ -214,10 +214,7 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 		o.Log(fmt.Sprintf("finetune: %d training and %d held-out sequences; held-out KL %.4f before", len(train), len(held), rep.StartKL))
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
-	trainTokens := 0
-	for _, i := range train {
-		trainTokens += len(seqs[i])
-	}
+	trainTokens := countTokens(seqs, train)
 	start := time.Now()
 	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
 	done := 0
@@ -272,11 +269,17 @@ func splitHeldOut(seqs [][]int32) (train, held []int, rep *Report) {
 	if len(held) == 0 {
 		held = train
 	}
-	rep = &Report{Train: len(train), Held: len(held)}
-	for _, i := range held {
-		rep.Tokens += len(seqs[i])
-	}
+	rep = &Report{Train: len(train), Held: len(held), Tokens: countTokens(seqs, held)}
 	return train, held, rep
+}
+
+// countTokens is the number of tokens in the sequences idx names.
+func countTokens(seqs [][]int32, idx []int) int {
+	n := 0
+	for _, i := range idx {
+		n += len(seqs[i])
+	}
+	return n
 }
 
 // optimizer is Adam over the tuned values in the order both engines use: trained codebooks,
