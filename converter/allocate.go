@@ -16,7 +16,8 @@ import (
 // "Error" is the estimated relative MSE × weights × the kind's measured
 // sensitivity (sensitivity.go) × the table layout's penalty (layout.go).
 
-// aggNum summarises the tensors that use one PQ option (type, K).
+// aggNum summarises the tensors that use one PQ option (type, K): what its
+// tables and row scales cost depends on these sums.
 type aggNum struct {
 	count          int
 	idxBytes, rows int64
@@ -26,18 +27,50 @@ type aggNum struct {
 
 func (a *aggNum) distinctKinds() int { return len(a.kinds) }
 
+// aggs are the aggregates of the PQ options a plan uses.
+type aggs map[optKey]*aggNum
+
+// get is k's aggregate, created empty if the plan has none yet.
+func (m aggs) get(k optKey) *aggNum {
+	a := m[k]
+	if a == nil {
+		a = &aggNum{kinds: map[string]int{}}
+		m[k] = a
+	}
+	return a
+}
+
+// add adds (sign 1) or removes (sign -1) tensor i under choice c; dense
+// choices have no aggregate.
+func (m aggs) add(p *planner, i int, c Choice, sign int) {
+	if !c.PQ {
+		return
+	}
+	a := m.get(optKey{c.Type, c.K})
+	t := &p.tensors[i].Info
+	a.count += sign
+	a.idxBytes += int64(sign) * c.dataBytes(t)
+	a.rows += int64(sign) * int64(t.Rows())
+	a.scaleBytes += int64(sign) * p.scaleKeyBytes(i)
+	kd := p.kind(i)
+	a.kinds[kd] += sign
+	if a.kinds[kd] == 0 {
+		delete(a.kinds, kd)
+	}
+}
+
 // level is the sharing an option's tensors get: the flag, or under auto the
 // finest level whose tables cost at most 1/16 of the indices they serve.
-func (p *planner) level(k optKey, count, kinds int, idx int64) string {
+func (p *planner) level(k optKey, a *aggNum) string {
 	mode := p.sharingMode()
 	if mode != "auto" {
 		return mode
 	}
 	tb := p.tableBytes(k)
 	switch {
-	case int64(count)*tb*16 <= idx:
+	case int64(a.count)*tb*16 <= a.idxBytes:
 		return "tensor"
-	case int64(kinds)*tb*16 <= idx:
+	case int64(a.distinctKinds())*tb*16 <= a.idxBytes:
 		return "kind"
 	}
 	return "model"
@@ -46,12 +79,12 @@ func (p *planner) level(k optKey, count, kinds int, idx int64) string {
 // tables is how many tables an option needs at a sharing level. Under model
 // sharing the embeddings join the shared table too: on small models a table
 // of their own costs more than the error it saves.
-func tables(level string, count, kinds int) int {
+func tables(level string, a *aggNum) int {
 	switch level {
 	case "tensor":
-		return count
+		return a.count
 	case "kind":
-		return kinds
+		return a.distinctKinds()
 	}
 	return 1
 }
@@ -59,14 +92,13 @@ func tables(level string, count, kinds int) int {
 var groupNameFill = string(make([]byte, groupNameEstimate))
 
 // aggCost is the bytes an option adds beyond its tensors' data: tables and row scales.
-func (p *planner) aggCost(k optKey, count, kinds int, idx, rows, scaleBytes int64) int64 {
-	if count == 0 {
+func (p *planner) aggCost(k optKey, a *aggNum) int64 {
+	if a.count == 0 {
 		return 0
 	}
-	lvl := p.level(k, count, kinds, idx)
-	c := int64(tables(lvl, count, kinds)) * p.tableBytes(k)
-	if p.rowScaleFor(k, rows, idx) {
-		c += scaleBytes
+	c := int64(tables(p.level(k, a), a)) * p.tableBytes(k)
+	if p.rowScaleFor(k, a.rows, a.idxBytes) {
+		c += a.scaleBytes
 	}
 	return c
 }
@@ -84,12 +116,7 @@ func (p *planner) tensorCost(i int, c Choice) int64 {
 		t := &p.tensors[i].Info
 		return alignUp(c.dataBytes(t), int64(p.g.Alignment)) + p.pqKeyCache[i]
 	}
-	t := &p.tensors[i].Info
-	n := alignUp(c.dataBytes(t), int64(p.g.Alignment))
-	if c.PQ {
-		n += tensorKeysSize(t, groupNameFill, false)
-	}
-	return n
+	return alignUp(c.dataBytes(&p.tensors[i].Info), int64(p.g.Alignment))
 }
 
 func (p *planner) scaleKeyBytes(i int) int64 {
@@ -211,19 +238,47 @@ func (p *planner) allocate() ([]Choice, error) {
 
 // allocateLayout is the greedy search under the current p.layout.
 func (p *planner) allocateLayout() ([]Choice, error) {
-	n := len(p.tensors)
-	cur := make([]int, n)
-	aggs := map[optKey]*aggNum{}
-	get := func(k optKey) *aggNum {
-		a := aggs[k]
-		if a == nil {
-			a = &aggNum{kinds: map[string]int{}}
-			aggs[k] = a
-		}
-		return a
+	s := p.newSearch()
+	if s.size > s.target {
+		return nil, p.impossible(s.size)
 	}
-	size := p.baseSize
-	// Start: each tensor at its smallest choice.
+	for steps := 0; steps < 100*len(s.cur)+1000; steps++ {
+		m, ok := s.bestMove()
+		// A bulk move wins only over a better single one's score.
+		if bulk := s.bestBulk(m.score); bulk != nil {
+			s.set(bulk)
+			continue
+		}
+		if !ok {
+			break
+		}
+		s.apply(m)
+	}
+	if p.opt.BPW > 0 {
+		s.repair()
+	}
+	out := make([]Choice, len(s.cur))
+	for i := range out {
+		out[i] = s.choice(i)
+	}
+	return out, nil
+}
+
+// search is one layout's greedy allocation: a choice per tensor (an index
+// into p.options), the aggregates of the PQ options those use, and the file
+// size the allocator's model predicts for them.
+type search struct {
+	p      *planner
+	cur    []int
+	aggs   aggs
+	size   int64
+	target int64 // the most bytes --bpw allows (without it, any size)
+}
+
+// newSearch starts a search with every tensor at its smallest choice (ties:
+// the smaller K, then the first listed).
+func (p *planner) newSearch() *search {
+	cur := make([]int, len(p.tensors))
 	for i := range p.tensors {
 		best := 0
 		for j, c := range p.options[i] {
@@ -233,183 +288,159 @@ func (p *planner) allocateLayout() ([]Choice, error) {
 			}
 		}
 		cur[i] = best
-		size += p.tensorCost(i, p.options[i][best])
 	}
-	add := func(i int, c Choice, sign int) {
-		if !c.PQ {
-			return
-		}
-		a := get(optKey{c.Type, c.K})
-		t := &p.tensors[i].Info
-		a.count += sign
-		a.idxBytes += int64(sign) * c.dataBytes(t)
-		a.rows += int64(sign) * int64(t.Rows())
-		a.scaleBytes += int64(sign) * p.scaleKeyBytes(i)
-		kd := p.kind(i)
-		a.kinds[kd] += sign
-		if a.kinds[kd] == 0 {
-			delete(a.kinds, kd)
-		}
+	s := &search{p: p, target: math.MaxInt64}
+	if p.opt.BPW > 0 {
+		s.target = int64(math.Floor(p.opt.BPW * float64(p.elements) / 8))
 	}
-	cost := func(k optKey, a *aggNum) int64 {
-		return p.aggCost(k, a.count, a.distinctKinds(), a.idxBytes, a.rows, a.scaleBytes)
-	}
+	s.set(cur)
+	return s
+}
+
+// set makes cur the search's assignment, with aggregates and size computed
+// afresh.
+func (s *search) set(cur []int) {
+	p := s.p
+	s.cur, s.aggs, s.size = cur, aggs{}, p.baseSize
 	for i := range p.tensors {
-		add(i, p.options[i][cur[i]], 1)
+		c := s.choice(i)
+		s.size += p.tensorCost(i, c)
+		s.aggs.add(p, i, c, 1)
 	}
-	for k, a := range aggs {
-		size += cost(k, a)
+	for k, a := range s.aggs {
+		s.size += p.aggCost(k, a)
 	}
-	target := int64(math.MaxInt64)
-	if p.opt.BPW > 0 {
-		target = int64(math.Floor(p.opt.BPW * float64(p.elements) / 8))
-		if size > target {
-			return nil, p.impossible(size)
-		}
-	}
-	// delta is the size change of moving tensor i to choice c.
-	delta := func(i int, c Choice) int64 {
-		old := p.options[i][cur[i]]
-		d := p.tensorCost(i, c) - p.tensorCost(i, old)
-		if old.PQ {
-			k := optKey{old.Type, old.K}
-			a := aggs[k]
-			before := cost(k, a)
-			add(i, old, -1)
-			d += cost(k, a) - before
-			add(i, old, 1)
-		}
-		if c.PQ {
-			k := optKey{c.Type, c.K}
-			a := get(k)
-			before := cost(k, a)
-			add(i, c, 1)
-			d += cost(k, a) - before
-			add(i, c, -1)
-		}
-		return d
-	}
-	for steps := 0; steps < 100*n+1000; steps++ {
-		bi, bj, bScore, bDelta := -1, -1, 0.0, int64(0)
-		for i := range p.tensors {
-			if len(p.options[i]) < 2 {
-				continue
-			}
-			dCur := p.distortion(i, p.options[i][cur[i]])
-			for j, c := range p.options[i] {
-				gain := dCur - p.distortion(i, c)
-				if j == cur[i] || gain <= 0 {
-					continue
-				}
-				ds := delta(i, c)
-				if size+ds > target {
-					continue
-				}
-				score := gain / float64(max(ds, 1))
-				if ds <= 0 {
-					score = math.Inf(1)
-				}
-				if bi < 0 || score > bScore || score == bScore && gain > p.distortion(bi, p.options[bi][cur[bi]])-p.distortion(bi, p.options[bi][bj]) {
-					bi, bj, bScore, bDelta = i, j, score, ds
-				}
-			}
-		}
-		// Bulk moves: every tensor on one choice to another at once (a table
-		// only pays off when many tensors share it, which single moves miss).
-		var bulk []int
-		var bulkScore float64
-		for _, from := range distinctChoices(p.options, cur) {
-			for _, to := range allChoices(p.options) {
-				if to == from {
-					continue
-				}
-				next := append([]int(nil), cur...)
-				var gain float64
-				moved := 0
-				for i := range p.tensors {
-					if p.options[i][cur[i]] != from {
-						continue
-					}
-					for j, c := range p.options[i] {
-						if c == to {
-							next[i] = j
-							gain += p.distortion(i, from) - p.distortion(i, to)
-							moved++
-						}
-					}
-				}
-				if moved < 2 || gain <= 0 {
-					continue
-				}
-				ns := p.sizeOf(next)
-				if ns > target {
-					continue
-				}
-				score := gain / float64(max(ns-size, 1))
-				if ns <= size {
-					score = math.Inf(1)
-				}
-				if score > bulkScore && score > bScore {
-					bulk, bulkScore = next, score
-				}
-			}
-		}
-		if bulk != nil {
-			for i := range cur {
-				add(i, p.options[i][cur[i]], -1)
-			}
-			cur = bulk
-			for i := range cur {
-				add(i, p.options[i][cur[i]], 1)
-			}
-			size = p.sizeOf(cur)
-			continue
-		}
-		if bi < 0 {
-			break
-		}
-		add(bi, p.options[bi][cur[bi]], -1)
-		add(bi, p.options[bi][bj], 1)
-		cur[bi] = bj
-		size += bDelta
-	}
-	if p.opt.BPW > 0 {
-		cur = p.repair(cur, target)
-	}
-	out := make([]Choice, n)
-	for i := range out {
-		out[i] = p.options[i][cur[i]]
-	}
-	return out, nil
 }
 
 // sizeOf predicts the file size of a full assignment (the allocator's model).
 func (p *planner) sizeOf(cur []int) int64 {
-	size := p.baseSize
-	aggs := map[optKey]*aggNum{}
+	s := &search{p: p}
+	s.set(cur)
+	return s.size
+}
+
+// choice is tensor i's current choice.
+func (s *search) choice(i int) Choice { return s.p.options[i][s.cur[i]] }
+
+// delta is the size change of moving tensor i to choice c.
+func (s *search) delta(i int, c Choice) int64 {
+	p := s.p
+	old := s.choice(i)
+	d := p.tensorCost(i, c) - p.tensorCost(i, old)
+	if old.PQ {
+		d += s.aggDelta(i, old, -1)
+	}
+	if c.PQ {
+		d += s.aggDelta(i, c, 1)
+	}
+	return d
+}
+
+// aggDelta is the change in c's table and scale bytes when tensor i joins
+// (sign 1) or leaves (sign -1) it; the aggregates are left as they were.
+func (s *search) aggDelta(i int, c Choice, sign int) int64 {
+	k := optKey{c.Type, c.K}
+	a := s.aggs.get(k)
+	before := s.p.aggCost(k, a)
+	s.aggs.add(s.p, i, c, sign)
+	after := s.p.aggCost(k, a)
+	s.aggs.add(s.p, i, c, -sign)
+	return after - before
+}
+
+// move is one tensor's change of choice: tensor i to option j.
+type move struct {
+	i, j  int
+	score float64 // gain per added byte (+Inf when no bytes are added)
+	gain  float64 // drop in estimated error
+	bytes int64   // size change
+}
+
+// bestMove is the single move with the largest error drop per added byte
+// that still fits (ties: the larger gain, then the first found); false when
+// no move lowers the error within the budget.
+func (s *search) bestMove() (move, bool) {
+	p := s.p
+	best, found := move{}, false
 	for i := range p.tensors {
-		c := p.options[i][cur[i]]
-		size += p.tensorCost(i, c)
-		if !c.PQ {
+		if len(p.options[i]) < 2 {
 			continue
 		}
-		k := optKey{c.Type, c.K}
-		a := aggs[k]
-		if a == nil {
-			a = &aggNum{kinds: map[string]int{}}
-			aggs[k] = a
+		dCur := p.distortion(i, s.choice(i))
+		for j, c := range p.options[i] {
+			gain := dCur - p.distortion(i, c)
+			if j == s.cur[i] || gain <= 0 {
+				continue
+			}
+			ds := s.delta(i, c)
+			if s.size+ds > s.target {
+				continue
+			}
+			score := gain / float64(max(ds, 1))
+			if ds <= 0 {
+				score = math.Inf(1)
+			}
+			if !found || score > best.score || score == best.score && gain > best.gain {
+				best, found = move{i, j, score, gain, ds}, true
+			}
 		}
-		t := &p.tensors[i].Info
-		a.count++
-		a.idxBytes += c.dataBytes(t)
-		a.rows += int64(t.Rows())
-		a.scaleBytes += p.scaleKeyBytes(i)
-		a.kinds[p.kind(i)]++
 	}
-	for k, a := range aggs {
-		size += p.aggCost(k, a.count, a.distinctKinds(), a.idxBytes, a.rows, a.scaleBytes)
+	return best, found
+}
+
+// apply takes a single move.
+func (s *search) apply(m move) {
+	s.aggs.add(s.p, m.i, s.choice(m.i), -1)
+	s.aggs.add(s.p, m.i, s.p.options[m.i][m.j], 1)
+	s.cur[m.i] = m.j
+	s.size += m.bytes
+}
+
+// bestBulk is the best bulk move whose score beats minScore: every tensor on
+// one choice moved to another at once (a table only pays off when many
+// tensors share it, which single moves miss). It returns the whole new
+// assignment, or nil.
+func (s *search) bestBulk(minScore float64) []int {
+	p := s.p
+	var bulk []int
+	var bulkScore float64
+	for _, from := range distinctChoices(p.options, s.cur) {
+		for _, to := range allChoices(p.options) {
+			if to == from {
+				continue
+			}
+			next := append([]int(nil), s.cur...)
+			var gain float64
+			moved := 0
+			for i := range p.tensors {
+				if s.choice(i) != from {
+					continue
+				}
+				for j, c := range p.options[i] {
+					if c == to {
+						next[i] = j
+						gain += p.distortion(i, from) - p.distortion(i, to)
+						moved++
+					}
+				}
+			}
+			if moved < 2 || gain <= 0 {
+				continue
+			}
+			ns := p.sizeOf(next)
+			if ns > s.target {
+				continue
+			}
+			score := gain / float64(max(ns-s.size, 1))
+			if ns <= s.size {
+				score = math.Inf(1)
+			}
+			if score > bulkScore && score > minScore {
+				bulk, bulkScore = next, score
+			}
+		}
 	}
-	return size
+	return bulk
 }
 
 func distinctChoices(options [][]Choice, cur []int) []Choice {
@@ -487,37 +518,33 @@ func (p *planner) groups(choices []Choice) []GroupPlan {
 			}
 		}
 	}
+	ag := aggs{}
+	for i, c := range choices {
+		ag.add(p, i, c, 1)
+	}
 	for _, k := range keys {
-		ms := members[k]
-		var idx, rows int64
-		kinds := map[string]bool{}
-		for _, i := range ms {
-			t := &p.tensors[i].Info
-			idx += choices[i].dataBytes(t)
-			rows += int64(t.Rows())
-			kinds[kindOf(t.Name)] = true
-		}
-		lvl := p.level(k, len(ms), len(kinds), idx)
-		rs := p.rowScaleFor(k, rows, idx)
+		a := ag[k]
+		lvl := p.level(k, a)
+		rs := p.rowScaleFor(k, a.rows, a.idxBytes)
 		byName := map[string]int{}
-		for _, i := range ms {
+		for _, i := range members[k] {
 			t := &p.tensors[i].Info
-			name, sharing := t.Name, "tensor"
-			switch {
-			case lvl == "kind":
+			name := t.Name
+			switch lvl {
+			case "kind":
 				kd := kindOf(t.Name)
-				name, sharing = "kind."+kd, "kind"
+				name = "kind." + kd
 				if kindOptions[kd] > 1 {
 					name += "." + suffix(k)
 				}
-			case lvl == "model":
-				name, sharing = "model."+suffix(k), "model"
+			case "model":
+				name = "model." + suffix(k)
 			}
 			gi, ok := byName[name]
 			if !ok {
 				gi = len(out)
 				byName[name] = gi
-				out = append(out, GroupPlan{Name: name, Sharing: sharing, Type: k.typ, K: k.k, RowScale: rs})
+				out = append(out, GroupPlan{Name: name, Sharing: lvl, Type: k.typ, K: k.k, RowScale: rs})
 			}
 			out[gi].Members = append(out[gi].Members, i)
 		}

@@ -148,7 +148,10 @@ func TestRepairKeepsSizeAndLowersError(t *testing.T) {
 	for i := range cur {
 		before += p.distortion(i, p.options[i][cur[i]])
 	}
-	got := p.repair(cur, target)
+	s := &search{p: p, target: target}
+	s.set(cur)
+	s.repair()
+	got := s.cur
 	after := 0.0
 	for i := range got {
 		after += p.distortion(i, p.options[i][got[i]])
@@ -161,5 +164,35 @@ func TestRepairKeepsSizeAndLowersError(t *testing.T) {
 	}
 	if after == before {
 		t.Fatalf("repair found no trade (estimated error %.4g)", before)
+	}
+}
+
+// TestSearchSizeIsExact: the search's size, kept by each move's delta, is
+// always the size sizeOf computes afresh for its assignment.
+func TestSearchSizeIsExact(t *testing.T) {
+	g, err := gguf.Open(tinyModel(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for _, opt := range []*Options{{BPW: 4}, {BPW: 3, Prefer: PreferSpeed}} {
+		p, _, err := allocated(t, g, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := p.newSearch()
+		for steps := 0; ; steps++ {
+			if got := p.sizeOf(s.cur); s.size != got {
+				t.Fatalf("%+v, step %d: search size %d, sizeOf %d", *opt, steps, s.size, got)
+			}
+			m, ok := s.bestMove()
+			if !ok {
+				if steps < 5 {
+					t.Fatalf("%+v: only %d moves", *opt, steps)
+				}
+				break
+			}
+			s.apply(m)
+		}
 	}
 }

@@ -8,17 +8,20 @@ import "sort"
 // the upgrade gains. (On stories260K at 5 bpw the greedy leaves
 // token_embd at pq_4x8 because the last 2 KB that would lift it to pq_2x8 are
 // spent; moving one q8_0 attention tensor back to PQ pays for it.) The size
-// of every trade is checked exactly with sizeOf.
-func (p *planner) repair(cur []int, target int64) []int {
+// of every trade is checked exactly with sizeOf. The search ends with the
+// repaired assignment.
+func (s *search) repair() {
 	const upgradesTried = 32 // best gains per byte only: keeps it fast on big models
-	type move struct {
+	type step struct {
 		i, j  int
 		delta float64 // error change (negative = better)
 		bytes int64   // tensor's own byte change (tables not counted)
 	}
-	cur = append([]int(nil), cur...)
+	p, target := s.p, s.target
+	cur := append([]int(nil), s.cur...)
+	repaired := false
 	for round := 0; round < len(cur); round++ {
-		var ups, downs []move
+		var ups, downs []step
 		// Moves only onto tables the plan already has (or dense types): a
 		// new table's cost is not in a tensor's own bytes, and the greedy
 		// already weighed new tables.
@@ -38,7 +41,7 @@ func (p *planner) repair(cur []int, target int64) []int {
 				if j == cur[i] {
 					continue
 				}
-				m := move{i, j, p.distortion(i, c) - d0, p.tensorCost(i, c) - b0}
+				m := step{i, j, p.distortion(i, c) - d0, p.tensorCost(i, c) - b0}
 				switch {
 				case m.delta < 0 && (!c.PQ || used[optKey{c.Type, c.K}]):
 					ups = append(ups, m)
@@ -80,7 +83,7 @@ func (p *planner) repair(cur []int, target int64) []int {
 				}
 			}
 			if fits && loss < 0 {
-				cur, improved = next, true
+				cur, improved, repaired = next, true, true
 				break
 			}
 		}
@@ -88,5 +91,7 @@ func (p *planner) repair(cur []int, target int64) []int {
 			break
 		}
 	}
-	return cur
+	if repaired {
+		s.set(cur)
+	}
 }
