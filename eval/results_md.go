@@ -27,6 +27,29 @@ type ResultsDoc struct {
 	Plot        string // file name of the plot, beside the document
 	Rows        []Row
 	Notes       []string
+	Sensitivity *SensitivityTable `json:",omitempty"`
+}
+
+// SensitivityTable is the KLD with one group of tensors at a time k-means
+// quantized (eval.FakeQuantizeSize), the rest of the model untouched: a row
+// per group, a cell per precision.
+type SensitivityTable struct {
+	Configs []string // column labels, e.g. "v2 K16 (2 bits/w)"
+	Rows    []SensitivityRow
+}
+
+// SensitivityRow is one tensor group, a cell per SensitivityTable.Configs.
+type SensitivityRow struct {
+	Group string
+	Share float64 // the group's weights over all weights of the model
+	Cells []SensitivityCell
+}
+
+// SensitivityCell is one group at one precision.
+type SensitivityCell struct {
+	RelRMSE float64 // the largest over the group's tensors
+	Stats   Stats
+	BPW     float64 // whole-file bpw with the group stored as PQ
 }
 
 // WriteMarkdown writes the results table, rows sorted by method then bpw.
@@ -60,8 +83,36 @@ func (d ResultsDoc) WriteMarkdown(w io.Writer) error {
 	for _, n := range d.Notes {
 		fmt.Fprintf(&b, "\n%s\n", n)
 	}
+	if d.Sensitivity != nil {
+		fmt.Fprintf(&b, "\n%s\n", d.Sensitivity.markdown())
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func (t *SensitivityTable) markdown() string {
+	var b strings.Builder
+	b.WriteString("## Sensitivity: one tensor group at a time\n\n")
+	b.WriteString("Each row k-means-quantizes only the named tensors (one table per tensor, f16 row scales),\n")
+	b.WriteString("stores them back as F32 and evaluates against the original; everything else is untouched.\n")
+	b.WriteString("Share = the group's weights over all weights of the model; bits/w in a column name is\n")
+	b.WriteString("log2(K)/v, the index cost alone. Rel RMSE is the largest over the group's tensors. bpw is\n")
+	b.WriteString("the whole-file bits per weight the file would have with those tensors stored as PQ\n")
+	b.WriteString("(format v1 index widths of 8/12/16 bits, per-tensor f16 tables, f16 row scales).\n\n")
+	b.WriteString("| group | share |")
+	for _, c := range t.Configs {
+		fmt.Fprintf(&b, " %s rel RMSE | mean KLD | same top-1 | bpw |", c)
+	}
+	b.WriteString("\n|---|---:|" + strings.Repeat("---:|---:|---:|---:|", len(t.Configs)) + "\n")
+	for _, r := range t.Rows {
+		fmt.Fprintf(&b, "| %s | %.1f%% |", r.Group, 100*r.Share)
+		for _, c := range r.Cells {
+			s := c.Stats
+			fmt.Fprintf(&b, " %.3f | %.5f ± %.5f | %.1f%% | %.2f |", c.RelRMSE, s.KLD.Val, s.KLD.Err, 100*s.SameTop.Val, c.BPW)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 func humanBytes(n int64) string {
