@@ -4,14 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/pocketgguf/pocketgguf/bridge"
-	"github.com/pocketgguf/pocketgguf/calib"
 	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
@@ -53,7 +51,7 @@ func runBaseline(c *cli.Context) error {
 		return err
 	}
 	pr := progress.New(os.Stderr, c.Bool("quiet"))
-	im, err := imatrixFor(imatrixRequest{Types: types, File: c.String("imatrix"), Model: base, Text: c.String("text"), OutDir: c.String("out-dir"),
+	im, err := llamacalib.ImatrixFor(llamacalib.ImatrixRequest{Types: types, File: c.String("imatrix"), Model: base, Text: c.String("text"), OutDir: c.String("out-dir"),
 		Calib: llamacalib.Options{Ctx: c.Int("ctx"), Chunks: c.Int("chunks"), Threads: c.Int("threads"), Progress: pr}})
 	if err != nil {
 		return err
@@ -64,7 +62,7 @@ func runBaseline(c *cli.Context) error {
 	var failed []string
 	for _, ft := range types {
 		pr.Printf("quantizing %s to %s", base, ft)
-		qf, err := llamasrc.QuantizeStock(base, c.String("out-dir"), ft, imatrixOf(ft, im, c.String("imatrix") != ""), c.Int("threads"))
+		qf, err := llamasrc.QuantizeStock(base, c.String("out-dir"), ft, llamacalib.ImatrixOf(ft, im, c.String("imatrix") != ""), c.Int("threads"))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "baseline %s: %v\n", ft, err)
 			failed = append(failed, ft)
@@ -111,64 +109,6 @@ func parseTypes(s string) ([]string, error) {
 		return nil, fmt.Errorf("--types: empty")
 	}
 	return out, nil
-}
-
-// imatrixRequest says where baseline's importance matrix comes from.
-type imatrixRequest struct {
-	Types  []string // llama-quantize types to make
-	File   string   // --imatrix: use this one
-	Model  string   // else collect over Text with this model,
-	Text   string
-	OutDir string // and save it here as <base>.imatrix.dat for reuse
-	Calib  llamacalib.Options
-}
-
-// imatrixFor loads --imatrix, or collects one over the calibration text when
-// a type needs it.
-func imatrixFor(r imatrixRequest) (map[string][]float32, error) {
-	if r.File != "" {
-		return calib.Load(r.File)
-	}
-	var need []string
-	for _, t := range r.Types {
-		if bridge.FTypeNeedsImatrix(t) {
-			need = append(need, t)
-		}
-	}
-	if len(need) == 0 {
-		return nil, nil
-	}
-	if r.Text == "" {
-		return nil, fmt.Errorf("%s need an importance matrix: give --imatrix FILE or calibration --text FILE", strings.Join(need, ", "))
-	}
-	b, err := os.ReadFile(r.Text)
-	if err != nil {
-		return nil, fmt.Errorf("--text: %w", err)
-	}
-	im, err := llamacalib.Imatrix(r.Model, string(b), r.Text, r.Calib)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(r.OutDir, 0o755); err != nil {
-		return nil, err
-	}
-	p := filepath.Join(r.OutDir, strings.TrimSuffix(filepath.Base(r.Model), ".gguf")+".imatrix.dat")
-	if err := calib.WriteDat(p, im); err != nil {
-		return nil, err
-	}
-	r.Calib.Progress.Printf("imatrix: %d weights from %s, saved to %s", len(im), r.Text, p)
-	return im, nil
-}
-
-// imatrixOf is the importance matrix type ft is quantized with: the user's
-// --imatrix for every type (as llama-quantize --imatrix), one computed here
-// only for the types llama.cpp refuses to make without, so that the other
-// types stay stock llama.cpp results.
-func imatrixOf(ft string, im map[string][]float32, given bool) map[string][]float32 {
-	if given || bridge.FTypeNeedsImatrix(ft) {
-		return im
-	}
-	return nil
 }
 
 // typeCounts is "q4_0×35 f32×11 q8_0×2", most tensors first.

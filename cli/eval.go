@@ -62,7 +62,7 @@ func evalModels(basePath string, models []string, textPath, text string, opt eva
 	}
 	opt.Progress = pr.Chunk
 	pr.SetLabel(filepath.Base(basePath))
-	b, err := baseFor(basePath, text, opt, threads)
+	b, err := llamasrc.ComputeBase(basePath, text, opt, threads)
 	if err != nil {
 		return eval.Result{}, err
 	}
@@ -71,7 +71,7 @@ func evalModels(basePath string, models []string, textPath, text string, opt eva
 		Encoding: b.Encoding().String(), PPLBase: b.BaseStats()}
 	for _, m := range models {
 		pr.SetLabel(filepath.Base(m))
-		mr, err := compareModel(b, m, opt, threads)
+		mr, err := llamasrc.CompareFile(b, m, opt, threads)
 		if err != nil {
 			return res, err
 		}
@@ -121,36 +121,4 @@ func loadable(path string) (int, error) {
 	}
 	defer m.Close()
 	return m.Info().NVocab, nil
-}
-
-// baseFor loads the base model, runs the base pass and frees the model.
-func baseFor(path, text string, opt eval.Options, threads int) (*eval.Base, error) {
-	src, err := llamasrc.Open(path, opt.NCtx, threads)
-	if err != nil {
-		return nil, fmt.Errorf("--base %s: %w", path, err)
-	}
-	defer src.Close()
-	b, err := eval.ComputeBase(src, text, opt)
-	if err != nil {
-		return nil, fmt.Errorf("base %s: %w", path, err)
-	}
-	return b, nil
-}
-
-// compareModel loads one test model and compares it with the base.
-func compareModel(b *eval.Base, path string, opt eval.Options, threads int) (eval.ModelResult, error) {
-	fi, err := eval.ReadFileInfo(path)
-	if err != nil {
-		return eval.ModelResult{}, fmt.Errorf("--model %s: %w", path, err)
-	}
-	src, err := llamasrc.Open(path, b.NCtx, threads)
-	if err != nil {
-		return eval.ModelResult{}, fmt.Errorf("--model %s: %w", path, err)
-	}
-	defer src.Close()
-	s, err := b.Compare(src, opt)
-	if err != nil {
-		return eval.ModelResult{}, fmt.Errorf("model %s: %w", path, err)
-	}
-	return eval.ModelResult{Model: path, File: &fi, Stats: s}, nil
 }
