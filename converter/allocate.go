@@ -254,7 +254,7 @@ func (p *planner) allocateLayout() ([]Choice, error) {
 		}
 		s.apply(m)
 	}
-	if p.opt.BPW > 0 {
+	if p.opt.budget().set() {
 		s.repair()
 	}
 	out := make([]Choice, len(s.cur))
@@ -272,7 +272,7 @@ type search struct {
 	cur    []int
 	aggs   aggs
 	size   int64
-	target int64 // the most bytes --bpw allows (without it, any size)
+	target int64 // the budget's bytes (no budget: any size)
 }
 
 // newSearch starts a search with every tensor at its smallest choice (ties:
@@ -289,10 +289,7 @@ func (p *planner) newSearch() *search {
 		}
 		cur[i] = best
 	}
-	s := &search{p: p, target: math.MaxInt64}
-	if p.opt.BPW > 0 {
-		s.target = int64(math.Floor(p.opt.BPW * float64(p.elements) / 8))
-	}
+	s := &search{p: p, target: p.opt.budget().bytes(p.elements)}
 	s.set(cur)
 	return s
 }

@@ -76,7 +76,7 @@ func MakePlan(ctx context.Context, g *gguf.File, opt *Options) (*Plan, error) {
 		return nil, err
 	}
 	plan.Predicted = w.FileSize()
-	if opt.BPW > 0 && float64(plan.Predicted)*8/float64(plan.Elements) > opt.BPW {
+	if opt.budget().exceeded(plan.Predicted, plan.Elements) {
 		return nil, p.impossible(plan.Predicted)
 	}
 	return plan, nil

@@ -46,10 +46,10 @@ var additiveLayoutPenalty = map[[2]string]float64{
 	{"model", "on"}:   0.99,
 }
 
-// layouts lists the layouts the flags allow, finest first. Without --bpw
+// layouts lists the layouts the flags allow, finest first. Without a budget
 // every tensor's choice is fixed and the flags' rules decide the layout.
 func (p *planner) layouts() []layout {
-	if p.opt.BPW == 0 {
+	if !p.opt.budget().set() {
 		return []layout{{penalty: 1}}
 	}
 	shs := []string{"tensor", "kind", "model"}

@@ -6,6 +6,7 @@ package converter
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/progress"
@@ -14,7 +15,7 @@ import (
 
 // Options are the convert flags (cli/convert.go documents each).
 type Options struct {
-	BPW          float64 // target whole-file bits per weight; 0 = fixed type from VecLen/CodebookBits
+	BPW          float64 // target whole-file bits per weight; 0: no budget, a fixed type per tensor (see budget)
 	VecLen       int     // sub-vector length v (0 = allocator's choice, 4 without --bpw)
 	CodebookBits int     // index bits (0 = allocator's choice, 8 without --bpw)
 	CodebookSize int     // K (0 = allocator's choice / 2^bits; per codebook for additive types)
@@ -167,4 +168,39 @@ func (o *Options) method() string {
 		return quant.DefaultMethod
 	}
 	return o.Method
+}
+
+// The planner does one of two jobs, and --bpw alone picks which:
+//
+//   - without --bpw every candidate tensor gets one fixed storage (the
+//     --vec-len/--codebook-bits type, embeddings Q8_0) and the --sharing and
+//     --row-scale rules lay out its tables: there is nothing to search;
+//   - with --bpw every candidate gets a list of choices and the allocator
+//     searches, under each table layout the flags allow, for the plan of
+//     least estimated error whose predicted file fits the budget.
+//
+// budget is that switch: Options.budget says which job, and under a budget
+// how many bytes the file may have.
+type budget struct {
+	bpw float64 // whole-file bits per weight; 0: no budget (fixed types)
+}
+
+func (o *Options) budget() budget { return budget{o.BPW} }
+
+// set reports whether there is a budget to allocate under.
+func (b budget) set() bool { return b.bpw > 0 }
+
+// bytes is the largest predicted file that fits the budget for a model of
+// elements weights: without a budget, any size.
+func (b budget) bytes(elements int64) int64 {
+	if !b.set() {
+		return math.MaxInt64
+	}
+	return int64(math.Floor(b.bpw * float64(elements) / 8))
+}
+
+// exceeded reports whether a file of size bytes holding elements weights is
+// over the budget (the exact size's check: never without a budget).
+func (b budget) exceeded(size, elements int64) bool {
+	return b.set() && float64(size)*8/float64(elements) > b.bpw
 }

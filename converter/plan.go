@@ -213,6 +213,7 @@ func typeFlag(flag, val string, t *gguf.TensorInfo, p *planner) (Choice, error) 
 // buildOptions fills p.options: the choices the allocator may make per tensor.
 func (p *planner) buildOptions() error {
 	explicitType := p.opt.VecLen != 0 || p.opt.CodebookBits != 0
+	budgeted := p.opt.budget().set()
 	p.options = make([][]Choice, len(p.tensors))
 	for i := range p.tensors {
 		tp := &p.tensors[i]
@@ -236,7 +237,7 @@ func (p *planner) buildOptions() error {
 			}
 		}
 		pq := p.pqChoices(t)
-		if p.opt.BPW == 0 {
+		if !budgeted {
 			fixed, err := p.fixedPQ()
 			if err != nil {
 				return err
@@ -256,9 +257,9 @@ func (p *planner) buildOptions() error {
 			opts = denseChoices(t)
 		case tp.Class == classEmbedding && p.opt.CompressEmbeddings && len(pq) > 0:
 			opts = pq
-		case tp.Class == classEmbedding && p.opt.BPW == 0:
+		case tp.Class == classEmbedding && !budgeted:
 			opts = denseChoices(t)
-		case p.opt.BPW == 0:
+		case !budgeted:
 			opts = pq
 			if len(opts) == 0 {
 				opts = []Choice{{Dense: t.Type}}
@@ -266,7 +267,7 @@ func (p *planner) buildOptions() error {
 		default:
 			opts = append(pq, denseChoices(t)...)
 		}
-		if p.opt.BPW == 0 && len(opts) > 1 {
+		if !budgeted && len(opts) > 1 {
 			opts = []Choice{defaultDense(t, opts)}
 		}
 		p.options[i] = opts
