@@ -167,35 +167,36 @@ func pocketGoImatrixAdd(handle C.uintptr_t, name *C.char, nExpert C.int64_t, typ
 		off := i1*xnb[1] + i2*xnb[2] + i3*xnb[3]
 		return unsafe.Slice((*float32)(unsafe.Add(data, off)), ne0)
 	}
-	var xd []float64
-	if t.Cov != nil {
-		xd = make([]float64, ne0)
-	}
 	add := func(e int64, x []float32) {
 		s := t.SumSq[e*ne0 : (e+1)*ne0]
 		for j, v := range x {
 			s[j] += float64(v) * float64(v)
 		}
 		t.Count[e]++
-		if xd != nil {
-			for j, v := range x {
-				xd[j] = float64(v)
-			}
-			for i, xi := range xd {
-				row := t.Cov[int64(i)*ne0+int64(i) : int64(i+1)*ne0]
-				for j, xj := range xd[i:] {
-					row[j] += xi * xj
-				}
-			}
-		}
 	}
 	if ids == nil {
+		n := xne[1] * xne[2] * xne[3]
+		var xT []float64 // the rows transposed, for the covariance
+		if t.Cov != nil {
+			xT = make([]float64, ne0*n)
+		}
+		k := int64(0)
 		for i3 := int64(0); i3 < xne[3]; i3++ {
 			for i2 := int64(0); i2 < xne[2]; i2++ {
 				for i1 := int64(0); i1 < xne[1]; i1++ {
-					add(0, row(i1, i2, i3))
+					x := row(i1, i2, i3)
+					add(0, x)
+					if xT != nil {
+						for j, v := range x {
+							xT[int64(j)*n+k] = float64(v)
+						}
+					}
+					k++
 				}
 			}
+		}
+		if xT != nil {
+			addOuterUpperParallel(t.Cov, xT, int(ne0), int(n))
 		}
 		return
 	}
