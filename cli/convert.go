@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -29,7 +30,7 @@ func init() {
 		ArgsUsage: "IN.gguf OUT.gguf",
 		Flags: append([]cli.Flag{
 			&cli.Float64Flag{Name: "bpw", DefaultText: "none: pqa_4x8 (--prefer quality: pq_4x8) for every block weight", Usage: "target whole-file bits per weight (every byte counts: indices, tables, scales, copied tensors, metadata); the allocator picks types, K and sharing per tensor"},
-			&cli.StringFlag{Name: "prefer", Value: converter.PreferSpeed, Usage: "speed: PQ tensors get the additive types pqa_4x8, pqa_4x12, pqa_8x8, pqa_8x12 (pqa_8x16 with --codebook-bits 16), 4-bit codes into 16-entry codebooks that the kernels look up in registers; quality: the plain pq_* types (one free codebook of 2^bits entries: lower error at the same bits, slower kernels; the files of earlier versions). --method pocketllm, --codebook-size above 16, or --vec-len/--codebook-bits that no additive type has imply quality unless --prefer is given"},
+			&cli.StringFlag{Name: "prefer", Value: converter.PreferSpeed.String(), Usage: "speed: PQ tensors get the additive types pqa_4x8, pqa_4x12, pqa_8x8, pqa_8x12 (pqa_8x16 with --codebook-bits 16), 4-bit codes into 16-entry codebooks that the kernels look up in registers; quality: the plain pq_* types (one free codebook of 2^bits entries: lower error at the same bits, slower kernels; the files of earlier versions). --method pocketllm, --codebook-size above 16, or --vec-len/--codebook-bits that no additive type has imply quality unless --prefer is given"},
 			&cli.IntFlag{Name: "vec-len", Usage: "sub-vector length v: 2, 4 or 8 (additive types: 4 or 8)", DefaultText: "allocator's choice with --bpw, else 4"},
 			&cli.IntFlag{Name: "codebook-bits", Usage: "index bits per sub-vector: 8, 12 or 16 (additive types: 4 per codebook; the allocator uses 16 only when asked: 65536-entry tables train slowly)", DefaultText: "allocator's choice with --bpw, else 8"},
 			&cli.IntFlag{Name: "codebook-size", Usage: "codebook entries K, at most 2^codebook-bits (additive types: per codebook, at most 16)", DefaultText: "2^bits or 16, or the allocator's choice"},
@@ -77,18 +78,25 @@ func runConvert(c *cli.Context) error {
 			return fmt.Errorf("convert: %w", err)
 		}
 	}
-	prefer := c.String("prefer")
-	if !c.IsSet("prefer") && impliesQuality(c) {
-		prefer = converter.PreferQuality
-	}
 	pr := progress.New(os.Stderr, c.Bool("quiet"))
 	opt := converter.Options{
-		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"), Prefer: prefer,
-		Method: c.String("method"), Hidden: c.Int("hidden"), Epochs: c.Int("epochs"), LR: c.Float64("lr"),
-		Seed: c.Uint64("seed"), Threads: c.Int("threads"), Sharing: c.String("sharing"), RowScale: c.String("row-scale"),
+		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"),
+		Hidden: c.Int("hidden"), Epochs: c.Int("epochs"), LR: c.Float64("lr"),
+		Seed: c.Uint64("seed"), Threads: c.Int("threads"),
 		Imatrix: c.String("imatrix"), KeepEmbeddings: c.Bool("keep-embeddings"), CompressEmbeddings: c.Bool("compress-embeddings"),
 		OutputTensorType: c.String("output-tensor-type"), TokenEmbeddingType: c.String("token-embedding-type"),
 		Resume: c.Bool("resume"), Events: pr,
+	}
+	var flagErrs [4]error // the typed flags, parsed (so checked) here once; the first error wins
+	opt.Sharing, flagErrs[0] = converter.ParseSharing(c.String("sharing"))
+	opt.RowScale, flagErrs[1] = converter.ParseRowScale(c.String("row-scale"))
+	opt.Method, flagErrs[2] = converter.ParseMethod(c.String("method"))
+	opt.Prefer, flagErrs[3] = converter.ParsePrefer(c.String("prefer"))
+	if err := cmp.Or(flagErrs[:]...); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if !c.IsSet("prefer") && impliesQuality(c) {
+		opt.Prefer = converter.PreferQuality
 	}
 	var calibText string // what --finetune tunes on
 	if t := c.String("calib-text"); t != "" || c.Bool("calib-self") || c.Bool("finetune") {

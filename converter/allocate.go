@@ -59,31 +59,31 @@ func (m aggs) add(p *planner, i int, c Choice, sign int) {
 	}
 }
 
-// level is the sharing an option's tensors get: the flag, or under auto the
-// finest level whose tables cost at most 1/16 of the indices they serve.
-func (p *planner) level(k optKey, a *aggNum) string {
-	mode := p.sharingMode()
-	if mode != "auto" {
+// level is the sharing an option's tensors get under the current layout: the
+// pinned level, or under auto the finest level whose tables cost at most
+// 1/16 of the indices they serve.
+func (p *planner) level(k optKey, a *aggNum) Sharing {
+	if mode := p.layout.sharing; mode.pinned() {
 		return mode
 	}
 	tb := p.tableBytes(k)
 	switch {
 	case int64(a.count)*tb*16 <= a.idxBytes:
-		return "tensor"
+		return SharingTensor
 	case int64(a.distinctKinds())*tb*16 <= a.idxBytes:
-		return "kind"
+		return SharingKind
 	}
-	return "model"
+	return SharingModel
 }
 
 // tables is how many tables an option needs at a sharing level. Under model
 // sharing the embeddings join the shared table too: on small models a table
 // of their own costs more than the error it saves.
-func tables(level string, a *aggNum) int {
+func tables(level Sharing, a *aggNum) int {
 	switch level {
-	case "tensor":
+	case SharingTensor:
 		return a.count
-	case "kind":
+	case SharingKind:
 		return a.distinctKinds()
 	}
 	return 1
@@ -528,20 +528,20 @@ func (p *planner) groups(choices []Choice) []GroupPlan {
 			t := &p.tensors[i].Info
 			name := t.Name
 			switch lvl {
-			case "kind":
+			case SharingKind:
 				kd := kindOf(t.Name)
 				name = "kind." + kd
 				if kindOptions[kd] > 1 {
 					name += "." + suffix(k)
 				}
-			case "model":
+			case SharingModel:
 				name = "model." + suffix(k)
 			}
 			gi, ok := byName[name]
 			if !ok {
 				gi = len(out)
 				byName[name] = gi
-				out = append(out, GroupPlan{Name: name, Sharing: lvl, Type: k.typ, K: k.k, RowScale: rs})
+				out = append(out, GroupPlan{Name: name, Sharing: lvl.String(), Type: k.typ, K: k.k, RowScale: rs})
 			}
 			out[gi].Members = append(out[gi].Members, i)
 		}

@@ -25,7 +25,10 @@ func benchConvert(b *testing.B, preset string, opt Options) {
 		b.Fatal(err)
 	}
 	if m := envconfig.BenchMethod.Value(); m != "" {
-		opt.Method = m
+		var err error
+		if opt.Method, err = ParseMethod(m); err != nil {
+			b.Fatal(err)
+		}
 	}
 	if s := envconfig.BenchBPW.Value(); s != "" {
 		opt.BPW, _ = strconv.ParseFloat(s, 64)

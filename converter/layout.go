@@ -8,9 +8,15 @@ package converter
 // --row-scale auto every layout is allocated and the best estimate wins;
 // the flags pin one.
 type layout struct {
-	sharing  string // tensor | kind | model; "" = the flag's rule (auto: by table cost)
-	rowScale string // on | off; "" = the flag's rule
+	sharing  Sharing  // auto (or zero): by table cost (planner.level)
+	rowScale RowScale // auto (or zero): by scale cost (planner.rowScaleFor)
 	penalty  float64
+}
+
+// layoutKey names a pinned layout in the penalty tables.
+type layoutKey struct {
+	sharing  Sharing
+	rowScale RowScale
 }
 
 // layoutPenalty is the relative MSE of a layout over one table per tensor
@@ -21,13 +27,13 @@ type layout struct {
 // E.g. at v2 K256: tensor 0.00525, kind 0.00842 (0.00648 with scales), model
 // 0.01689 (0.00750 with scales). On a larger model each table sees more data
 // and its tensors differ as much, so the same figures are used there.
-var layoutPenalty = map[[2]string]float64{
-	{"tensor", "off"}: 1.0,
-	{"tensor", "on"}:  0.91,
-	{"kind", "off"}:   1.37,
-	{"kind", "on"}:    1.10,
-	{"model", "off"}:  2.38,
-	{"model", "on"}:   1.22,
+var layoutPenalty = map[layoutKey]float64{
+	{SharingTensor, RowScaleOff}: 1.0,
+	{SharingTensor, RowScaleOn}:  0.91,
+	{SharingKind, RowScaleOff}:   1.37,
+	{SharingKind, RowScaleOn}:    1.10,
+	{SharingModel, RowScaleOff}:  2.38,
+	{SharingModel, RowScaleOn}:   1.22,
 }
 
 // additiveLayoutPenalty is layoutPenalty for the additive types, measured
@@ -37,37 +43,38 @@ var layoutPenalty = map[[2]string]float64{
 // M·K entries a table cannot follow the rows' magnitudes, so row scales
 // matter more than for a free codebook, and sharing costs less: the sums
 // already fit every tensor about equally badly.
-var additiveLayoutPenalty = map[[2]string]float64{
-	{"tensor", "off"}: 1.0,
-	{"tensor", "on"}:  0.87,
-	{"kind", "off"}:   1.15,
-	{"kind", "on"}:    0.93,
-	{"model", "off"}:  2.02,
-	{"model", "on"}:   0.99,
+var additiveLayoutPenalty = map[layoutKey]float64{
+	{SharingTensor, RowScaleOff}: 1.0,
+	{SharingTensor, RowScaleOn}:  0.87,
+	{SharingKind, RowScaleOff}:   1.15,
+	{SharingKind, RowScaleOn}:    0.93,
+	{SharingModel, RowScaleOff}:  2.02,
+	{SharingModel, RowScaleOn}:   0.99,
 }
 
 // layouts lists the layouts the flags allow, finest first. Without a budget
-// every tensor's choice is fixed and the flags' rules decide the layout.
+// every tensor's choice is fixed and the flags (auto: their cost rules)
+// decide the layout.
 func (p *planner) layouts() []layout {
 	if !p.opt.budget().set() {
-		return []layout{{penalty: 1}}
+		return []layout{{sharing: p.opt.Sharing, rowScale: p.opt.RowScale, penalty: 1}}
 	}
-	shs := []string{"tensor", "kind", "model"}
-	if m := p.opt.Sharing; m != "" && m != "auto" {
-		shs = []string{m}
+	shs := []Sharing{SharingTensor, SharingKind, SharingModel}
+	if p.opt.Sharing.pinned() {
+		shs = []Sharing{p.opt.Sharing}
 	}
-	rss := []string{"off", "on"}
-	if r := p.opt.RowScale; r == "on" || r == "off" {
-		rss = []string{r}
+	rss := []RowScale{RowScaleOff, RowScaleOn}
+	if p.opt.RowScale.pinned() {
+		rss = []RowScale{p.opt.RowScale}
+	}
+	pen := layoutPenalty
+	if p.opt.speed() {
+		pen = additiveLayoutPenalty
 	}
 	var out []layout
 	for _, sh := range shs {
 		for _, rs := range rss {
-			pen := layoutPenalty
-			if p.opt.speed() {
-				pen = additiveLayoutPenalty
-			}
-			out = append(out, layout{sharing: sh, rowScale: rs, penalty: pen[[2]string{sh, rs}]})
+			out = append(out, layout{sharing: sh, rowScale: rs, penalty: pen[layoutKey{sh, rs}]})
 		}
 	}
 	return out

@@ -50,8 +50,8 @@ func TestLayoutSearchPicksLeastEstimatedError(t *testing.T) {
 		}
 		got := estimatedError(p, auto)
 		least, reached := math.Inf(1), 0
-		for _, sh := range []string{"tensor", "kind", "model"} {
-			for _, rs := range []string{"on", "off"} {
+		for _, sh := range []Sharing{SharingTensor, SharingKind, SharingModel} {
+			for _, rs := range []RowScale{RowScaleOn, RowScaleOff} {
 				q, cs, err := allocated(t, g, &Options{BPW: bpw, Sharing: sh, RowScale: rs})
 				if err != nil {
 					continue // this layout's tables alone do not fit --bpw
@@ -59,7 +59,7 @@ func TestLayoutSearchPicksLeastEstimatedError(t *testing.T) {
 				least = math.Min(least, estimatedError(q, cs))
 				reached++
 				for _, gr := range q.groups(cs) {
-					if gr.Sharing != sh || gr.RowScale != (rs == "on") {
+					if gr.Sharing != sh.String() || gr.RowScale != (rs == RowScaleOn) {
 						t.Fatalf("--bpw %v --sharing %s --row-scale %s: table %s has sharing %s, row scales %v", bpw, sh, rs, gr.Name, gr.Sharing, gr.RowScale)
 					}
 				}

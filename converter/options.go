@@ -5,8 +5,10 @@
 package converter
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/pocketgguf/pocketgguf/format"
 	"github.com/pocketgguf/pocketgguf/progress"
@@ -19,21 +21,18 @@ type Options struct {
 	VecLen       int     // sub-vector length v (0 = allocator's choice, 4 without --bpw)
 	CodebookBits int     // index bits (0 = allocator's choice, 8 without --bpw)
 	CodebookSize int     // K (0 = allocator's choice / 2^bits; per codebook for additive types)
-	// Prefer is "speed" (PQ choices are the additive pqa_* types, whose
-	// kernels look codes up in registers) or "quality" (the plain pq_*
-	// types: one free codebook of 2^bits entries, lower error at the same
-	// bits). Empty means quality, so library callers keep their bytes; the
-	// CLI's --prefer defaults to speed.
-	Prefer   string
-	Method   string // pocketllm | kmeans
+	// Prefer picks the PQ type family; the zero value is PreferQuality, so
+	// library callers keep their bytes; the CLI's --prefer defaults to speed.
+	Prefer   Prefer
+	Method   Method // zero value: quant.DefaultMethod
 	Hidden   int
 	Epochs   int
 	LR       float64
 	Seed     uint64
 	Threads  int
-	Sharing  string // auto | tensor | kind | model
-	RowScale string // auto | on | off
-	Imatrix  string // llama.cpp imatrix file (.dat legacy or GGUF)
+	Sharing  Sharing  // zero value: SharingAuto
+	RowScale RowScale // zero value: RowScaleAuto
+	Imatrix  string   // llama.cpp imatrix file (.dat legacy or GGUF)
 	// ImatrixData is an importance matrix already in memory (per tensor, the
 	// mean squared activation of each input column), e.g. collected over
 	// calibration text by the CLI's --calib-text; it excludes Imatrix.
@@ -69,20 +68,16 @@ type Events = progress.Events
 type nopEvents = progress.Nop
 
 func (o *Options) check() error {
-	switch o.Sharing {
-	case "", "auto", "tensor", "kind", "model":
-	default:
-		return fmt.Errorf("--sharing %q: want auto, tensor, kind or model", o.Sharing)
+	// The CLI parses these flags into their types; a library caller may
+	// still set any string, so the same Parse functions check them here.
+	if _, err := ParseSharing(string(o.Sharing)); err != nil {
+		return err
 	}
-	switch o.RowScale {
-	case "", "auto", "on", "off":
-	default:
-		return fmt.Errorf("--row-scale %q: want auto, on or off", o.RowScale)
+	if _, err := ParseRowScale(string(o.RowScale)); err != nil {
+		return err
 	}
-	switch o.Method {
-	case "", quant.MethodPocketLLM, quant.MethodKMeans:
-	default:
-		return fmt.Errorf("--method %q: want pocketllm or kmeans", o.Method)
+	if _, err := ParseMethod(string(o.Method)); err != nil {
+		return err
 	}
 	if o.VecLen != 0 && o.VecLen != 2 && o.VecLen != 4 && o.VecLen != 8 {
 		return fmt.Errorf("--vec-len %d: want 2, 4 or 8", o.VecLen)
@@ -101,12 +96,10 @@ func (o *Options) check() error {
 	if o.CodebookBits != 0 && o.CodebookSize > 1<<o.CodebookBits {
 		return fmt.Errorf("--codebook-size %d does not fit %d-bit indices (max %d)", o.CodebookSize, o.CodebookBits, 1<<o.CodebookBits)
 	}
-	switch o.Prefer {
-	case "", PreferSpeed, PreferQuality:
-	default:
-		return fmt.Errorf("--prefer %q: want speed or quality", o.Prefer)
+	if _, err := ParsePrefer(string(o.Prefer)); err != nil {
+		return err
 	}
-	if o.Prefer == PreferSpeed {
+	if o.speed() {
 		if o.method() != quant.MethodKMeans {
 			return fmt.Errorf("--method %s trains plain tables only; --prefer speed needs additive ones (kmeans): add --prefer quality", o.Method)
 		}
@@ -140,12 +133,6 @@ func (o *Options) check() error {
 	return nil
 }
 
-// Prefer values.
-const (
-	PreferSpeed   = "speed"
-	PreferQuality = "quality"
-)
-
 func flagText(flag string, v int) string {
 	if v == 0 {
 		return ""
@@ -163,12 +150,8 @@ func (o *Options) speed() bool { return o.Prefer == PreferSpeed }
 // has always written.
 func (o *Options) allows(ty format.PQType) bool { return ty.Additive() == o.speed() }
 
-func (o *Options) method() string {
-	if o.Method == "" {
-		return quant.DefaultMethod
-	}
-	return o.Method
-}
+// method is the quant method that trains the tables.
+func (o *Options) method() string { return o.Method.String() }
 
 // The planner does one of two jobs, and --bpw alone picks which:
 //
@@ -203,4 +186,104 @@ func (b budget) bytes(elements int64) int64 {
 // over the budget (the exact size's check: never without a budget).
 func (b budget) exceeded(size, elements int64) bool {
 	return b.set() && float64(size)*8/float64(elements) > b.bpw
+}
+
+// The typed flags, as Ollama's fs/ggml types: each with its String and a
+// Parse that gives the error the CLI reports for a bad flag value (and
+// check, for values a library caller set). The zero value of each means its
+// default (String names it), and Parse("") returns it.
+
+// Sharing is --sharing: which tensors share a PQ table.
+type Sharing string
+
+const (
+	// SharingAuto (the zero value too): without --bpw per tensor, else per
+	// kind, else per model, the first whose tables cost at most 1/16 of the
+	// indices they serve; with --bpw each of the three is allocated and the
+	// least estimated error wins (layout.go).
+	SharingAuto   Sharing = "auto"
+	SharingTensor Sharing = "tensor" // one table per tensor
+	SharingKind   Sharing = "kind"   // one per kind of tensor across layers (attn_q, ffn_up, ...)
+	SharingModel  Sharing = "model"  // one per PQ option for the whole model
+)
+
+func (s Sharing) String() string { return cmp.Or(string(s), string(SharingAuto)) }
+
+// ParseSharing parses --sharing.
+func ParseSharing(s string) (Sharing, error) {
+	return parseFlag("--sharing", s, "auto, tensor, kind or model", SharingAuto, SharingTensor, SharingKind, SharingModel)
+}
+
+// pinned reports whether s names one level (tensor, kind or model) rather
+// than auto.
+func (s Sharing) pinned() bool {
+	return s == SharingTensor || s == SharingKind || s == SharingModel
+}
+
+// RowScale is --row-scale: whether PQ rows get an f16 scale each.
+type RowScale string
+
+const (
+	// RowScaleAuto (the zero value too): without --bpw on for a table when
+	// its scales cost at most 5% of the indices it serves; with --bpw both
+	// are allocated and the least estimated error wins (layout.go).
+	RowScaleAuto RowScale = "auto"
+	RowScaleOn   RowScale = "on"
+	RowScaleOff  RowScale = "off"
+)
+
+func (r RowScale) String() string { return cmp.Or(string(r), string(RowScaleAuto)) }
+
+// ParseRowScale parses --row-scale.
+func ParseRowScale(s string) (RowScale, error) {
+	return parseFlag("--row-scale", s, "auto, on or off", RowScaleAuto, RowScaleOn, RowScaleOff)
+}
+
+// pinned reports whether r is on or off rather than auto.
+func (r RowScale) pinned() bool { return r == RowScaleOn || r == RowScaleOff }
+
+// Method is --method: how tables are trained (quant.Options.Method).
+type Method string
+
+const (
+	MethodKMeans    Method = quant.MethodKMeans    // weighted Lloyd iterations
+	MethodPocketLLM Method = quant.MethodPocketLLM // codebook + residual-MLP decoder
+)
+
+// String is the quant method name; the zero value is quant.DefaultMethod.
+func (m Method) String() string { return cmp.Or(string(m), quant.DefaultMethod) }
+
+// ParseMethod parses --method.
+func ParseMethod(s string) (Method, error) {
+	return parseFlag("--method", s, "pocketllm or kmeans", MethodPocketLLM, MethodKMeans)
+}
+
+// Prefer is --prefer: which family of PQ types the planner may choose.
+type Prefer string
+
+const (
+	// PreferSpeed: the additive pqa_* types, whose kernels look codes up
+	// in registers.
+	PreferSpeed Prefer = "speed"
+	// PreferQuality (the zero value too, so library callers keep their
+	// bytes; the CLI defaults to speed): the plain pq_* types, one free
+	// codebook of 2^bits entries, lower error at the same bits.
+	PreferQuality Prefer = "quality"
+)
+
+func (p Prefer) String() string { return cmp.Or(string(p), string(PreferQuality)) }
+
+// ParsePrefer parses --prefer.
+func ParsePrefer(s string) (Prefer, error) {
+	return parseFlag("--prefer", s, "speed or quality", PreferSpeed, PreferQuality)
+}
+
+// parseFlag is the Parse of one typed flag: "" (the zero value, its
+// default) or one of values, else the error naming the flag and what it
+// wants.
+func parseFlag[T ~string](flag, s, want string, values ...T) (T, error) {
+	if v := T(s); v == "" || slices.Contains(values, v) {
+		return v, nil
+	}
+	return "", fmt.Errorf("%s %q: want %s", flag, s, want)
 }

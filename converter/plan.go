@@ -286,28 +286,15 @@ func defaultDense(t *gguf.TensorInfo, opts []Choice) Choice {
 	return Choice{Dense: t.Type}
 }
 
-// rowScaleFor decides row scales for a PQ option: on/off by flag, auto turns
-// them on when their 16 bits per row cost at most 5% of the index bits.
+// rowScaleFor decides row scales for a PQ option under the current layout:
+// on or off as pinned, auto turns them on when their 16 bits per row cost at
+// most 5% of the index bits.
 func (p *planner) rowScaleFor(k optKey, rows, idxBytes int64) bool {
-	mode := p.opt.RowScale
-	if p.layout.rowScale != "" {
-		mode = p.layout.rowScale
-	}
-	switch mode {
-	case "on":
+	switch p.layout.rowScale {
+	case RowScaleOn:
 		return true
-	case "off":
+	case RowScaleOff:
 		return false
 	}
 	return rows*2*20 <= idxBytes
-}
-
-func (p *planner) sharingMode() string {
-	if p.layout.sharing != "" {
-		return p.layout.sharing
-	}
-	if p.opt.Sharing == "" {
-		return "auto"
-	}
-	return p.opt.Sharing
 }

@@ -54,7 +54,7 @@ func TestSharingFlagIsObeyed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	want := map[string]int{"tensor": 14, "kind": 7, "model": 1} // 2 layers x 7 block weights
+	want := map[Sharing]int{SharingTensor: 14, SharingKind: 7, SharingModel: 1} // 2 layers x 7 block weights
 	for mode, n := range want {
 		plan, err := MakePlan(context.Background(), g, &Options{Sharing: mode})
 		if err != nil {
@@ -64,7 +64,7 @@ func TestSharingFlagIsObeyed(t *testing.T) {
 			t.Fatalf("--sharing %s: %d tables, want %d", mode, len(plan.Groups), n)
 		}
 		for _, gr := range plan.Groups {
-			if gr.Sharing != mode {
+			if gr.Sharing != mode.String() {
 				t.Fatalf("--sharing %s: table %s has sharing %s", mode, gr.Name, gr.Sharing)
 			}
 		}

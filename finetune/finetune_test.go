@@ -27,7 +27,7 @@ func tinyPQPrefer(t *testing.T, dir, prefer string) (orig, pq string) {
 	if err := testmodels.Generate(orig, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := converter.Convert(context.Background(), orig, pq, converter.Options{BPW: 2.5, Threads: 2, Prefer: prefer}); err != nil {
+	if _, err := converter.Convert(context.Background(), orig, pq, converter.Options{BPW: 2.5, Threads: 2, Prefer: converter.Prefer(prefer)}); err != nil {
 		t.Fatal(err)
 	}
 	return orig, pq

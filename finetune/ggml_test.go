@@ -26,7 +26,7 @@ type oracleModel struct {
 func loadOracle(t *testing.T, name, orig string, bpw float64, prefer string) *oracleModel {
 	t.Helper()
 	pq := filepath.Join(t.TempDir(), "pq.gguf")
-	if _, err := converter.Convert(context.Background(), orig, pq, converter.Options{BPW: bpw, Threads: 2, Prefer: prefer}); err != nil {
+	if _, err := converter.Convert(context.Background(), orig, pq, converter.Options{BPW: bpw, Threads: 2, Prefer: converter.Prefer(prefer)}); err != nil {
 		t.Fatal(err)
 	}
 	og, err := gguf.Open(orig)
