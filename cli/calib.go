@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/pocketgguf/pocketgguf/calib"
 	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/urfave/cli/v2"
@@ -21,18 +18,4 @@ func calibFlags(textUsage string) []cli.Flag {
 // calibOptions are the calibration flags of c as typed options.
 func calibOptions(c *cli.Context) llamacalib.Options {
 	return llamacalib.Options{Ctx: c.Int("calib-ctx"), Chunks: c.Int("calib-chunks"), Threads: c.Int("threads"), Quiet: c.Bool("quiet")}
-}
-
-// readCalibText reads the file --calib-text names.
-func readCalibText(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("--calib-text: %w", err)
-	}
-	return string(b), nil
-}
-
-// selfCalibText is --calib-self's text: sampled from model with --seed.
-func selfCalibText(c *cli.Context, model string) (string, error) {
-	return llamacalib.SelfText(model, uint32(c.Uint64("seed")), calibOptions(c))
 }

@@ -11,17 +11,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pocketgguf/pocketgguf/calib"
-	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/format"
+	"github.com/pocketgguf/pocketgguf/gguf"
 	"github.com/pocketgguf/pocketgguf/progress"
 	"github.com/pocketgguf/pocketgguf/quant"
+	"github.com/pocketgguf/pocketgguf/recipe"
 	"github.com/urfave/cli/v2"
 )
-
-// gptqCovBudget caps the memory of the input covariances --gptq collects.
-const gptqCovBudget = 2 << 30
 
 func init() {
 	register(&cli.Command{
@@ -45,13 +42,15 @@ func init() {
 			&cli.StringFlag{Name: "imatrix", Usage: "llama.cpp importance matrix (GGUF or legacy .dat) to weight reconstruction error by input activations"},
 			&cli.BoolFlag{Name: "calib-self", Usage: "data-free calibration: sample --calib-chunks texts of --calib-ctx tokens from the input model itself (through the linked llama.cpp) and use them as --calib-text"},
 			&cli.BoolFlag{Name: "gptq", Value: true, Usage: "with --calib-text: assign sub-vectors with GPTQ error feedback through each weight's input covariance (--gptq=false: importance weighting only)"},
-			&cli.IntFlag{Name: "gptq-max-cols", Value: 4096, Usage: "GPTQ only for weights whose input is at most this wide (covariances are cols² float64 each, 2 GiB in all at most)"},
+			&cli.IntFlag{Name: "gptq-max-cols", Value: recipe.DefaultGPTQMaxCols, Usage: "GPTQ only for weights whose input is at most this wide (covariances are cols² float64 each, 2 GiB in all at most)"},
 			&cli.BoolFlag{Name: "keep-embeddings", Usage: "never PQ-compress token_embd.weight / output.weight"},
 			&cli.BoolFlag{Name: "compress-embeddings", Usage: "always PQ-compress token_embd.weight / output.weight"},
 			&cli.StringFlag{Name: "output-tensor-type", Usage: "type of output.weight: f32, f16, bf16, q8_0 or a PQ type (pq_4x8, pqa_4x8, ...)"},
 			&cli.StringFlag{Name: "token-embedding-type", Usage: "type of token_embd.weight: f32, f16, bf16, q8_0 or a PQ type"},
 			&cli.BoolFlag{Name: "resume", Usage: "keep per-table and per-tensor checkpoints in OUT.partial/ and continue an interrupted conversion with the same input and flags (same bytes as an uninterrupted run)"},
 			&cli.BoolFlag{Name: "finetune", Usage: "after converting, tune codebooks, row scales and norms end to end against the input model on the calibration text (llama architecture; implies --calib-self without --calib-text; same size)"},
+			&cli.DurationFlag{Name: "time-budget", Value: recipe.DefaultBudget, Usage: "run the strongest recipe whose estimated time fits: self-calibration, GPTQ, fine-tuning epochs, as far as they fit; flags that name a step pin it (estimates are for a 2-core reference machine, so the output does not depend on the machine)"},
+			&cli.BoolFlag{Name: "fast", Usage: "a plain conversion: no self-calibration, GPTQ or fine-tuning unless their own flags ask for them"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 		}, append(calibFlags("collect the importance matrix over this text with the input model (through the linked llama.cpp) instead of --imatrix"), finetuneFlags()...)...),
 		Action: runConvert,
@@ -73,11 +72,6 @@ func runConvert(c *cli.Context) error {
 	if c.IsSet("bpw") && c.Float64("bpw") == 0 { // Options.BPW 0 means "not set"; negatives: Options.check
 		return fmt.Errorf("--bpw 0: must be positive")
 	}
-	if c.Bool("finetune") {
-		if _, err := finetuneOptions(c); err != nil { // before any calibration work
-			return fmt.Errorf("convert: %w", err)
-		}
-	}
 	pr := progress.New(os.Stderr, c.Bool("quiet"))
 	opt := converter.Options{
 		BPW: c.Float64("bpw"), VecLen: c.Int("vec-len"), CodebookBits: c.Int("codebook-bits"), CodebookSize: c.Int("codebook-size"),
@@ -98,71 +92,109 @@ func runConvert(c *cli.Context) error {
 	if !c.IsSet("prefer") && impliesQuality(c) {
 		opt.Prefer = converter.PreferQuality
 	}
-	var calibText string // what --finetune tunes on
-	if t := c.String("calib-text"); t != "" || c.Bool("calib-self") || c.Bool("finetune") {
-		if opt.Imatrix != "" {
-			return fmt.Errorf("convert: --imatrix and --calib-text/--calib-self both give an importance matrix; use one")
-		}
-		if t != "" && c.Bool("calib-self") {
-			return fmt.Errorf("convert: --calib-text and --calib-self: use one")
-		}
-		covCols := 0
-		if c.Bool("gptq") {
-			if covCols = c.Int("gptq-max-cols"); covCols < 1 {
-				return fmt.Errorf("convert: --gptq-max-cols %d: want a positive width", covCols)
-			}
-		}
-		co := calibOptions(c)
-		co.CovMaxCols, co.CovBudget = covCols, gptqCovBudget
-		source := "text sampled from the model (--calib-self)"
-		if t != "" {
-			calibText, err = readCalibText(t)
-			source = "--calib-text " + t
-		} else {
-			calibText, err = selfCalibText(c, in)
-			co.Chunks = 0 // all of the sampled text
-		}
-		var st *calib.Stats
-		if err == nil {
-			st, err = llamacalib.Collect(in, calibText, source, co)
-		}
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
-		opt.ImatrixData, opt.InputCovariance = st.Imatrix, st.Covariance
+	if err := checkCalibFlags(c); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if err := checkWritable(out); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	g, err := gguf.Open(in)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	shape := recipe.ShapeOf(g, c.Int("gptq-max-cols"), recipe.CovBudget)
+	err = converter.Check(g, opt)
+	g.Close()
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	plan := recipe.Choose(shape, recipeRequest(c, opt.Imatrix != ""))
+	if !c.Bool("quiet") {
+		fmt.Fprintln(os.Stderr, plan)
+	}
+	fo, err := finetuneOptions(c)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
 	}
 	ctx, stop := withSignalCleanup(c.Context)
 	defer stop()
 	opt.TempCreated = registerTemp
-	start := time.Now()
-	final := out
-	if c.Bool("finetune") {
-		// Convert into a scratch file beside OUT; fine-tuning then writes OUT
-		// itself, so OUT appears only once both steps succeeded. The name is
-		// gguf.CreateAtomic's temporary pattern, so a later write to OUT
-		// removes it if this process is killed before it can.
-		out = filepath.Join(filepath.Dir(final), fmt.Sprintf(".%s.tmp-%d-prefinetune", filepath.Base(final), os.Getpid()))
-		opt.CheckpointFor = final // --resume keeps OUT.partial/ across runs
-		defer os.Remove(out)
-	}
-	res, err := converter.Convert(ctx, in, out, opt)
+	job := recipe.Job{In: in, Out: out, Plan: plan, Convert: opt, Finetune: fo, Calib: calibOptions(c),
+		GPTQMaxCols: c.Int("gptq-max-cols"), CovBudget: recipe.CovBudget, Scratch: registerTemp}
+	res, err := recipe.Run(ctx, job)
 	pr.Finish()
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("convert: interrupted; %s not written", final)
+			return fmt.Errorf("convert: interrupted; %s not written", out)
 		}
 		return fmt.Errorf("convert: %w", err)
 	}
-	if out != final {
-		registerTemp(out)
-		if err := runFinetuneOn(ctx, c, in, out, final, calibText); err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
-		out = final
+	if ft := res.Finetune; ft != nil {
+		fmt.Printf("finetune: held-out KL %.4f -> %.4f (epoch %d of %d; %d training, %d held-out chunks)\n",
+			ft.StartKL, ft.BestKL, ft.BestEpoch, plan.Epochs, ft.Train, ft.Held)
 	}
+	r := res.Convert
 	fmt.Printf("wrote %s: %d bytes, %.3f bits per weight (whole file, %d weights), %.2fx smaller than F16 (%d bytes), %.2fx smaller than the input, in %s\n",
-		out, res.OutputBytes, res.BPW, res.Elements, res.RatioF16(), res.F16Bytes, float64(res.InputBytes)/float64(res.OutputBytes), time.Since(start).Round(time.Millisecond))
+		out, r.OutputBytes, r.BPW, r.Elements, r.RatioF16(), r.F16Bytes, float64(r.InputBytes)/float64(r.OutputBytes), res.Elapsed.Round(time.Millisecond))
 	return nil
+}
+
+// checkWritable refuses an OUT whose folder is missing or read-only before
+// any long work (calibration and fine-tuning can take hours).
+func checkWritable(out string) error {
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", out, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// checkCalibFlags refuses contradicting calibration flags before any work.
+func checkCalibFlags(c *cli.Context) error {
+	pinsCalib := c.String("calib-text") != "" || c.Bool("calib-self") || c.Bool("finetune")
+	switch {
+	case c.String("imatrix") != "" && pinsCalib:
+		return fmt.Errorf("--imatrix and --calib-text/--calib-self/--finetune both give an importance matrix; use one")
+	case c.String("calib-text") != "" && c.Bool("calib-self"):
+		return fmt.Errorf("--calib-text and --calib-self: use one")
+	case c.Bool("gptq") && c.Int("gptq-max-cols") < 1:
+		return fmt.Errorf("--gptq-max-cols %d: want a positive width", c.Int("gptq-max-cols"))
+	case c.Duration("time-budget") < 0:
+		return fmt.Errorf("--time-budget %s: want a positive duration (or --fast)", c.Duration("time-budget"))
+	case c.IsSet("calib-chunks") && c.Int("calib-chunks") < 1:
+		return fmt.Errorf("--calib-chunks %d: want at least 1", c.Int("calib-chunks"))
+	}
+	return nil
+}
+
+// recipeRequest turns the flags into what recipe.Choose needs: the budget
+// (0 under --fast) and the steps that flags pin; what they leave open the
+// budget decides.
+func recipeRequest(c *cli.Context, imatrix bool) recipe.Request {
+	r := recipe.Request{
+		Budget:   c.Duration("time-budget"),
+		Ctx:      c.Int("calib-ctx"),
+		GPTQ:     recipe.ToggleOf(c.IsSet("gptq"), c.Bool("gptq")),
+		Finetune: recipe.ToggleOf(c.IsSet("finetune"), c.Bool("finetune")),
+		Imatrix:  imatrix,
+	}
+	if c.Bool("fast") {
+		r.Budget = 0
+	}
+	if c.IsSet("calib-chunks") {
+		r.Chunks = c.Int("calib-chunks")
+	}
+	if c.IsSet("finetune-epochs") {
+		r.Epochs = c.Int("finetune-epochs")
+	}
+	switch {
+	case c.String("calib-text") != "":
+		r.Source, r.TextPath = recipe.SourceText, c.String("calib-text")
+	case c.Bool("calib-self"):
+		r.Source = recipe.SourceSelf
+	}
+	return r
 }
 
 // Signal handling: SIGINT/SIGTERM cancel the context, which the converter

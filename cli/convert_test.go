@@ -39,7 +39,7 @@ func TestSIGINTLeavesNoTempFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	odir := t.TempDir()
-	cmd := exec.Command(bin, "convert", "--method", "pocketllm", "--epochs", "100000", "--threads", "1", in, filepath.Join(odir, "out.gguf"))
+	cmd := exec.Command(bin, "convert", "--fast", "--method", "pocketllm", "--epochs", "100000", "--threads", "1", in, filepath.Join(odir, "out.gguf"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -83,7 +83,7 @@ func TestConvertInspectUnpackCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	pq := filepath.Join(dir, "tiny.pq.gguf")
-	out, err := exec.Command(bin, "convert", "-q", "--bpw", "3", "--method", "kmeans", in, pq).CombinedOutput()
+	out, err := exec.Command(bin, "convert", "--fast", "-q", "--bpw", "3", "--method", "kmeans", in, pq).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "bits per weight") || !strings.Contains(string(out), "smaller than F16") {
 		t.Fatalf("convert: %v\n%s", err, out)
 	}
@@ -112,7 +112,7 @@ func TestConvertInspectUnpackCLI(t *testing.T) {
 	}
 	// Flags after the arguments, as llama-quantize allows: the same bytes.
 	pq2 := filepath.Join(dir, "tiny2.pq.gguf")
-	if out, err := exec.Command(bin, "convert", in, pq2, "-q", "--bpw", "3", "--method", "kmeans").CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "convert", "--fast", in, pq2, "-q", "--bpw", "3", "--method", "kmeans").CombinedOutput(); err != nil {
 		t.Fatalf("convert with trailing flags: %v\n%s", err, out)
 	}
 	if a, b := readFile(t, pq), readFile(t, pq2); !bytes.Equal(a, b) {
@@ -123,18 +123,18 @@ func TestConvertInspectUnpackCLI(t *testing.T) {
 	}
 	// An explicit type only the plain family has wins over the default --prefer speed; with an
 	// explicit --prefer speed it is an error naming the flags.
-	out, err = exec.Command(bin, "convert", "-q", "--vec-len", "2", "--codebook-bits", "8", in, filepath.Join(dir, "p2.gguf")).CombinedOutput()
+	out, err = exec.Command(bin, "convert", "--fast", "-q", "--vec-len", "2", "--codebook-bits", "8", in, filepath.Join(dir, "p2.gguf")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("convert --vec-len 2: %v\n%s", err, out)
 	}
 	if out, err = exec.Command(bin, "inspect", filepath.Join(dir, "p2.gguf")).CombinedOutput(); err != nil || !strings.Contains(string(out), "pq_2x8") {
 		t.Fatalf("convert --vec-len 2 --codebook-bits 8 did not write pq_2x8: %v\n%s", err, out)
 	}
-	out, err = exec.Command(bin, "convert", "-q", "--prefer", "speed", "--vec-len", "2", in, filepath.Join(dir, "p3.gguf")).CombinedOutput()
+	out, err = exec.Command(bin, "convert", "--fast", "-q", "--prefer", "speed", "--vec-len", "2", in, filepath.Join(dir, "p3.gguf")).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--prefer speed") || !strings.Contains(string(out), "--vec-len 2") {
 		t.Fatalf("convert --prefer speed --vec-len 2: %v\n%s", err, out)
 	}
-	out, err = exec.Command(bin, "convert", "--bpw", "0.3", in, filepath.Join(dir, "x.gguf")).CombinedOutput()
+	out, err = exec.Command(bin, "convert", "--fast", "--bpw", "0.3", in, filepath.Join(dir, "x.gguf")).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--bpw 0.3") {
 		t.Fatalf("impossible --bpw: %v\n%s", err, out)
 	}

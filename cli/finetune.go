@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,8 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
 	"github.com/pocketgguf/pocketgguf/finetune"
+	"github.com/pocketgguf/pocketgguf/recipe"
 )
 
 func init() {
@@ -31,7 +30,7 @@ func init() {
 func finetuneFlags() []cli.Flag {
 	d := finetune.DefaultOptions()
 	return []cli.Flag{
-		&cli.IntFlag{Name: "finetune-epochs", Value: d.Epochs, Usage: "fine-tuning passes over the calibration chunks"},
+		&cli.IntFlag{Name: "finetune-epochs", Value: d.Epochs, Usage: "fine-tuning passes over the calibration chunks", DefaultText: fmt.Sprintf("convert: as many as --time-budget allows, at most %d (--fast: %d); finetune: %d", recipe.MaxEpochs, d.Epochs, d.Epochs)},
 		&cli.Float64Flag{Name: "finetune-lr", Value: d.LR, Usage: "fine-tuning Adam step, relative to each parameter group's RMS"},
 		&cli.IntFlag{Name: "finetune-batch", Value: d.Batch, Usage: "calibration chunks per fine-tuning step"},
 		&cli.Float64Flag{Name: "finetune-code-lr", Value: d.CodeLR, Usage: "also move indices (straight-through shadow weights stepped at this rate relative to each tensor's RMS); 0: indices stay"},
@@ -58,37 +57,6 @@ func finetuneOptions(c *cli.Context) (finetune.Options, error) {
 	return o, nil
 }
 
-// finetuneText is the text to tune on: --calib-text's, else sampled from the model.
-func finetuneText(c *cli.Context, model string) (string, error) {
-	if t := c.String("calib-text"); t != "" {
-		return readCalibText(t)
-	}
-	return selfCalibText(c, model)
-}
-
-// runFinetuneOn tunes pq against orig on text and writes out.
-func runFinetuneOn(ctx context.Context, c *cli.Context, orig, pq, out, text string) error {
-	o, err := finetuneOptions(c)
-	if err != nil {
-		return err
-	}
-	seqs, err := llamasrc.TokenChunks(orig, text, c.Int("calib-ctx"), c.Int("calib-chunks"))
-	if err != nil {
-		return fmt.Errorf("fine-tuning text (--calib-text, or sampled by --calib-chunks x --calib-ctx): %w", err)
-	}
-	start := time.Now()
-	rep, err := finetune.Run(ctx, orig, pq, out, seqs, o)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("finetune: interrupted; %s not written", out)
-		}
-		return fmt.Errorf("finetune: %w", err)
-	}
-	fmt.Printf("finetune: held-out KL %.4f -> %.4f (epoch %d of %d; %d training, %d held-out chunks), in %s\n",
-		rep.StartKL, rep.BestKL, rep.BestEpoch, o.Epochs, rep.Train, rep.Held, time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
 func runFinetune(c *cli.Context) error {
 	args, err := parseTrailingFlags(c)
 	if err != nil {
@@ -97,13 +65,28 @@ func runFinetune(c *cli.Context) error {
 	if len(args) != 3 {
 		return fmt.Errorf("finetune: want ORIGINAL.gguf POCKET.gguf OUT.gguf, got %d arguments", len(args))
 	}
-	text, err := finetuneText(c, args[0])
+	o, err := finetuneOptions(c)
 	if err != nil {
 		return fmt.Errorf("finetune: %w", err)
 	}
+	plan := recipe.Plan{Source: recipe.SourceSelf, Ctx: c.Int("calib-ctx"), Chunks: c.Int("calib-chunks"), Epochs: o.Epochs}
+	if t := c.String("calib-text"); t != "" {
+		plan.Source, plan.TextPath = recipe.SourceText, t
+	}
 	ctx, stop := withSignalCleanup(c.Context)
 	defer stop()
-	return runFinetuneOn(ctx, c, args[0], args[1], args[2], text)
+	start := time.Now()
+	job := recipe.Job{In: args[0], Out: args[2], Plan: plan, Finetune: o, Calib: calibOptions(c)}
+	rep, err := recipe.Tune(ctx, job, args[1])
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("finetune: interrupted; %s not written", args[2])
+		}
+		return fmt.Errorf("finetune: %w", err)
+	}
+	fmt.Printf("finetune: held-out KL %.4f -> %.4f (epoch %d of %d; %d training, %d held-out chunks), in %s\n",
+		rep.StartKL, rep.BestKL, rep.BestEpoch, o.Epochs, rep.Train, rep.Held, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // threadsOf is --threads, or all cores when unset.

@@ -69,7 +69,7 @@ func TestFinetuneLowersKLD(t *testing.T) {
 	dir := t.TempDir()
 	conv := func(name string, flags ...string) string {
 		out := filepath.Join(dir, name+".gguf")
-		args := append([]string{"convert", "-q", "--bpw", "3", "--calib-self", "--calib-ctx", "128", "--calib-chunks", "16"}, flags...)
+		args := append([]string{"convert", "--fast", "-q", "--bpw", "3", "--calib-self", "--calib-ctx", "128", "--calib-chunks", "16"}, flags...)
 		if _, err := runCLI(t, append(args, model, out)...); err != nil {
 			t.Fatalf("convert %s: %v", name, err)
 		}
@@ -116,7 +116,7 @@ func TestFinetuneFlagErrors(t *testing.T) {
 		{[]string{"--finetune", "--finetune-code-lr", "-1"}, "--finetune-code-lr"},
 		{[]string{"--finetune", "--finetune-batch", "0"}, "--finetune-batch"},
 	} {
-		_, err := runCLI(t, append(append([]string{"convert", "-q", "--bpw", "3"}, tc.flags...), model, out)...)
+		_, err := runCLI(t, append(append([]string{"convert", "--fast", "-q", "--bpw", "3"}, tc.flags...), model, out)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error naming %s", tc.flags, err, tc.want)
 		}

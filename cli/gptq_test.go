@@ -31,7 +31,7 @@ func TestCalibrationLowersKLD(t *testing.T) {
 		out := filepath.Join(dir, name+".gguf")
 		// Plain types: the thresholds below were measured on them; the speed plan's gains are
 		// held by TestSpeedPlanCalibrated (speed_calib_test.go).
-		args := append([]string{"convert", "-q", "--prefer", "quality", "--bpw", "3", "--threads", "1", "--calib-ctx", "256", "--calib-chunks", "40"}, flags...)
+		args := append([]string{"convert", "--fast", "-q", "--prefer", "quality", "--bpw", "3", "--threads", "1", "--calib-ctx", "256", "--calib-chunks", "40"}, flags...)
 		if _, err := runCLI(t, append(args, model, out)...); err != nil {
 			t.Fatalf("convert %s: %v", name, err)
 		}
@@ -77,7 +77,7 @@ func TestCalibrationFlagErrors(t *testing.T) {
 		{[]string{"--calib-self", "--gptq-max-cols", "0"}, "--gptq-max-cols"},
 		{[]string{"--calib-self", "--calib-ctx", "4"}, "--calib-ctx"},
 	} {
-		_, err := runCLI(t, append(append([]string{"convert", "-q"}, tc.flags...), model, out)...)
+		_, err := runCLI(t, append(append([]string{"convert", "--fast", "-q"}, tc.flags...), model, out)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error naming %s", tc.flags, err, tc.want)
 		}

@@ -23,7 +23,7 @@ func TestPQRunsNativelyLikeUnpackedTwin(t *testing.T) {
 	pq := filepath.Join(dir, "s.pq.gguf")
 	twin := filepath.Join(dir, "s.f32.gguf")
 	// --prefer quality: the plain types, whose kernels rebuild the f32 weights exactly.
-	if _, err := runCLI(t, "convert", "-q", "--prefer", "quality", "--bpw", "5", "--threads", "1", model, pq); err != nil {
+	if _, err := runCLI(t, "convert", "--fast", "-q", "--prefer", "quality", "--bpw", "5", "--threads", "1", model, pq); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := runCLI(t, "unpack", "-q", "--type", "f32", pq, twin); err != nil {

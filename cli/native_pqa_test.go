@@ -30,7 +30,7 @@ func TestPQARunsNativelyNearUnpackedTwin(t *testing.T) {
 	dir := t.TempDir()
 	pq := filepath.Join(dir, "s.pqa.gguf")
 	twin := filepath.Join(dir, "s.pqa.f32.gguf")
-	if _, err := runCLI(t, "convert", "-q", "--bpw", "4", "--prefer", "speed", "--threads", "1", model, pq); err != nil {
+	if _, err := runCLI(t, "convert", "--fast", "-q", "--bpw", "4", "--prefer", "speed", "--threads", "1", model, pq); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := runCLI(t, "unpack", "-q", "--type", "f32", pq, twin); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pocketgguf/pocketgguf/recipe"
 	"github.com/pocketgguf/pocketgguf/report"
 	"github.com/urfave/cli/v2"
 )
@@ -24,7 +25,9 @@ func init() {
 			&cli.StringFlag{Name: "work-dir", Value: "build/report", Usage: "folder for the quantized files"},
 			&cli.StringFlag{Name: "bpw", Value: "1.6,2,2.5,3,4,5", Usage: "PocketGGUF whole-file bpw targets"},
 			&cli.StringFlag{Name: "types", Value: "Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,TQ2_0,IQ4_NL,Q3_K_M,Q2_K,IQ2_XXS", Usage: "stock llama.cpp types (ones llama.cpp refuses for the model are noted and skipped)"},
-			&cli.StringFlag{Name: "method", Value: "pocketllm,kmeans", Usage: "PocketGGUF table training, comma-separated: pocketllm, kmeans (one plot series each)"},
+			&cli.StringFlag{Name: "method", Value: "kmeans", Usage: "PocketGGUF table training, comma-separated: kmeans (convert's default: the fast pqa_* types), pocketllm (plain pq_* types with decoders); one plot series each"},
+			&cli.DurationFlag{Name: "time-budget", Value: recipe.DefaultBudget, Usage: "each PocketGGUF conversion's --time-budget (convert's default recipe: self-calibration, GPTQ, fine-tuning as far as they fit)"},
+			&cli.BoolFlag{Name: "fast", Usage: "plain PocketGGUF conversions (convert --fast)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1},
 			&cli.IntFlag{Name: "ctx", Aliases: []string{"c"}, Value: 256},
 			&cli.IntFlag{Name: "chunks", Usage: "evaluate at most this many chunks (0: all)"},
@@ -41,7 +44,10 @@ func runReport(c *cli.Context) error {
 	opt := report.Options{Model: c.String("model"), Text: c.String("text"), Calibration: c.String("calibration"),
 		Out: c.String("out"), Plot: c.String("plot"), WorkDir: c.String("work-dir"), Seed: c.Uint64("seed"),
 		Ctx: c.Int("ctx"), Chunks: c.Int("chunks"), Threads: c.Int("threads"), Sensitivity: c.Bool("sensitivity"),
-		Command: commandLine(), Quiet: c.Bool("quiet")}
+		Command: commandLine(), Quiet: c.Bool("quiet"), Budget: c.Duration("time-budget")}
+	if c.Bool("fast") {
+		opt.Budget = 0
+	}
 	var err error
 	if opt.BPW, err = parseFloats(c.String("bpw")); err != nil {
 		return fmt.Errorf("--bpw: %w", err)

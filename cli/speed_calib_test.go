@@ -33,7 +33,7 @@ func TestSpeedPlanCalibrated(t *testing.T) {
 	}
 	conv := func(name string, flags ...string) string {
 		out := filepath.Join(dir, name+".gguf")
-		args := append([]string{"convert", "-q", "--bpw", "3", "--threads", "1", "--calib-ctx", "256", "--calib-chunks", "40", "--calib-text", calib}, flags...)
+		args := append([]string{"convert", "--fast", "-q", "--bpw", "3", "--threads", "1", "--calib-ctx", "256", "--calib-chunks", "40", "--calib-text", calib}, flags...)
 		if _, err := runCLI(t, append(args, model, out)...); err != nil {
 			t.Fatalf("convert %s: %v", name, err)
 		}

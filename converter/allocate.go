@@ -210,15 +210,11 @@ const speedErrorExponent = 1.5
 // the least estimated weighted error wins (ties: the first layout listed).
 func (p *planner) allocate() ([]Choice, error) {
 	var best []Choice
-	var bestErr error
 	bestD, bestL := math.Inf(1), layout{}
 	for _, l := range p.layouts() {
 		p.layout, p.distCache = l, nil
 		choices, err := p.allocateLayout()
 		if err != nil {
-			if bestErr == nil {
-				bestErr = err
-			}
 			continue
 		}
 		var d float64
@@ -230,10 +226,21 @@ func (p *planner) allocate() ([]Choice, error) {
 		}
 	}
 	if best == nil {
-		return nil, bestErr
+		return nil, p.unreachable()
 	}
 	p.layout, p.distCache = bestL, nil
 	return best, nil
+}
+
+// unreachable is the error when no layout fits --bpw: it names the smallest
+// file any layout allows, which is the --bpw to ask for.
+func (p *planner) unreachable() error {
+	minSize := int64(math.MaxInt64)
+	for _, l := range p.layouts() {
+		p.layout, p.distCache = l, nil
+		minSize = min(minSize, p.newSearch().size)
+	}
+	return p.impossible(minSize)
 }
 
 // allocateLayout is the greedy search under the current p.layout.

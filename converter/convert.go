@@ -232,3 +232,26 @@ func readMatrix(g *gguf.File, t *gguf.TensorInfo) (quant.Matrix, error) {
 	}
 	return quant.Matrix{Name: t.Name, Rows: int(t.Rows()), Cols: int(t.Cols()), Data: x}, nil
 }
+
+// Check refuses, in milliseconds, what Convert would refuse only after its
+// long work: bad options, tensors the flags cannot store, and a --bpw no
+// layout reaches. The CLI calls it before calibration, which can take hours.
+func Check(g *gguf.File, opt Options) error {
+	if err := opt.check(); err != nil {
+		return err
+	}
+	p, err := newPlanner(g, &opt)
+	if err != nil {
+		return err
+	}
+	if err := p.buildOptions(); err != nil {
+		return err
+	}
+	for _, l := range p.layouts() {
+		p.layout = l
+		if s := p.newSearch(); s.size <= s.target {
+			return nil
+		}
+	}
+	return p.unreachable()
+}

@@ -22,11 +22,11 @@ func pocketModels(t testing.TB, f32 string) []testModel {
 	run(t, root, "go", "build", "-o", bin, "./cli")
 	if pq == "" || ref == "" {
 		pq, ref = filepath.Join(dir, "stories-pq.gguf"), filepath.Join(dir, "stories-pq-unpacked.gguf")
-		run(t, dir, bin, "convert", "-q", "--prefer", "quality", "--vec-len", "2", "--codebook-bits", "8", "--seed", "1", f32, pq)
+		run(t, dir, bin, "convert", "--fast", "-q", "--prefer", "quality", "--vec-len", "2", "--codebook-bits", "8", "--seed", "1", f32, pq)
 		run(t, dir, bin, "unpack", "-q", "--type", "f32", pq, ref)
 	}
 	pqa := filepath.Join(dir, "stories-pqa.gguf")
-	run(t, dir, bin, "convert", "-q", "--prefer", "speed", "--bpw", "4", "--seed", "1", f32, pqa)
+	run(t, dir, bin, "convert", "--fast", "-q", "--prefer", "speed", "--bpw", "4", "--seed", "1", f32, pqa)
 	// --flash-attn auto: what Ollama v0.17.4's llama.cpp runner resolves to on the CPU
 	out, err := exec.Command(bin, "run", pqa, "-p", greedyPrompt, "-n", "24", "--temp", "0", "--threads", "1", "--flash-attn", "auto").Output()
 	if err != nil {

@@ -45,6 +45,16 @@ type convCase struct {
 	// interrupt: run with --resume, stop it by SIGINT once OUT.partial/
 	// holds checkpoints, then run it again to the end.
 	interrupt bool
+	// budget is --time-budget for a case of the default recipe; empty:
+	// --fast, the conversion with only the steps its flags name.
+	budget string
+}
+
+func (c convCase) recipe() []string {
+	if c.budget == "" {
+		return []string{"--fast"}
+	}
+	return []string{"--time-budget", c.budget}
 }
 
 var calib = []string{"--calib-self", "--calib-chunks", "2", "--calib-ctx", "32"}
@@ -113,10 +123,11 @@ func TestGolden(t *testing.T) {
 		t.Run(c.model+"/"+c.name, func(t *testing.T) {
 			key := c.model + "/" + c.name
 			out := strings.ReplaceAll(key, "/", "_") + ".gguf"
-			args := cat([]string{"convert", "-q", "--threads", "2"}, c.flags, []string{c.model + ".gguf", out})
+			flags := cat(c.recipe(), c.flags)
+			args := cat([]string{"convert", "-q", "--threads", "2"}, flags, []string{c.model + ".gguf", out})
 			if c.interrupt {
-				interruptOnce(t, bin, dir, cat([]string{"convert", "-q", "--threads", "1", "--resume"}, c.flags, []string{c.model + ".gguf", out}), out)
-				args = cat([]string{"convert", "-q", "--threads", "2", "--resume"}, c.flags, []string{c.model + ".gguf", out})
+				interruptOnce(t, bin, dir, cat([]string{"convert", "-q", "--threads", "1", "--resume"}, flags, []string{c.model + ".gguf", out}), out)
+				args = cat([]string{"convert", "-q", "--threads", "2", "--resume"}, flags, []string{c.model + ".gguf", out})
 			}
 			stdout, stderr, err := runIn(dir, bin, args...)
 			if err != nil {

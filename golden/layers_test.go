@@ -8,24 +8,35 @@ import (
 	"testing"
 )
 
-// The low layers import no project package above them (docs/ARCHITECTURE.md,
-// "Layers"): the container knows nothing of the codec, the codec nothing of
-// training or conversion.
-func TestLowLayersImportNothingAbove(t *testing.T) {
+// Every package imports only project packages of earlier layers
+// (docs/ARCHITECTURE.md, "Layers"): the container knows nothing of the
+// codec, the codec nothing of training or conversion, the libraries nothing
+// of the command. Within a layer, only the pairs in sameLayer may import
+// each other.
+func TestLayersImportOnlyBelow(t *testing.T) {
 	const mod = "github.com/pocketgguf/pocketgguf/"
-	allowed := map[string][]string{
-		"gguf":      nil,
-		"progress":  nil,
-		"envconfig": nil,
-		"format":    {"gguf"},
-		"calib":     {"gguf"},
-		// report drives the whole pipeline but nothing above it (cli, tools, tests)
-		"report": {"gguf", "progress", "envconfig", "format", "calib", "bridge", "quant",
-			"converter", "eval", "finetune", "eval/llamasrc", "calib/llamacalib"},
+	layers := [][]string{
+		{"gguf", "progress", "envconfig"},
+		{"format", "calib", "bridge"},
+		{"quant"},
+		{"converter", "eval", "finetune"},
+		{"eval/llamasrc", "calib/llamacalib"},
+		{"recipe"},
+		{"report"},
+		{"cli"},
+	}
+	sameLayer := map[[2]string]bool{
+		{"calib/llamacalib", "eval/llamasrc"}: true, // calibration runs the model as evaluation does
+	}
+	layerOf := map[string]int{}
+	for i, l := range layers {
+		for _, p := range l {
+			layerOf[p] = i
+		}
 	}
 	_, here, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(here))
-	for pkg, ok := range allowed {
+	for pkg, layer := range layerOf {
 		bp, err := gobuild.ImportDir(filepath.Join(root, pkg), 0)
 		if err != nil {
 			t.Fatal(err)
@@ -35,12 +46,11 @@ func TestLowLayersImportNothingAbove(t *testing.T) {
 			if !isOurs || dep == pkg {
 				continue
 			}
-			allowedDep := false
-			for _, a := range ok {
-				allowedDep = allowedDep || dep == a
-			}
-			if !allowedDep {
-				t.Errorf("%s imports %s", pkg, dep)
+			l, known := layerOf[dep]
+			if !known {
+				t.Errorf("%s imports %s, which is in no layer", pkg, dep)
+			} else if l > layer || l == layer && !sameLayer[[2]string{pkg, dep}] {
+				t.Errorf("%s (layer %d) imports %s (layer %d)", pkg, layer+1, dep, l+1)
 			}
 		}
 	}

@@ -14,7 +14,7 @@ import (
 // The flags of the conversions below: k-means with one table per tensor, so
 // a run has many steps (28 tables, then 31 tensors on the small preset) and
 // can be stopped between them.
-var convertFlags = []string{"convert", "-q", "--threads", "1", "--method", "kmeans", "--sharing", "tensor", "--epochs", "8", "--seed", "3"}
+var convertFlags = []string{"convert", "--fast", "-q", "--threads", "1", "--method", "kmeans", "--sharing", "tensor", "--epochs", "8", "--seed", "3"}
 
 // started runs cmd; the channel closes once it has exited (cmd.ProcessState set).
 func started(t *testing.T, cmd *exec.Cmd) <-chan struct{} {
@@ -180,7 +180,7 @@ func TestFullDisk(t *testing.T) {
 		if err := os.WriteFile(out, before, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		args := append(wrap, bin, "convert", "-q", "--threads", "1", "--epochs", "2", in, out)
+		args := append(wrap, bin, "convert", "--fast", "-q", "--threads", "1", "--epochs", "2", in, out)
 		b, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 		if err == nil {
 			t.Fatalf("convert onto a full disk succeeded:\n%s", b)

@@ -6,11 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pocketgguf/pocketgguf/calib"
+	"github.com/pocketgguf/pocketgguf/calib/llamacalib"
 	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
+	"github.com/pocketgguf/pocketgguf/finetune"
 	"github.com/pocketgguf/pocketgguf/gguf"
 	"github.com/pocketgguf/pocketgguf/progress"
+	"github.com/pocketgguf/pocketgguf/recipe"
 )
 
 // pocket converts with each method at each bpw target and evaluates the
@@ -59,20 +63,47 @@ func (s *study) pocketRow(ctx context.Context, method string, bpw float64) error
 }
 
 // convertPocket makes the PocketGGUF of one row, the model converted with
-// method at a bpw target, into out, and returns the command line that makes
-// the same file. Every PocketGGUF of the study is made here.
+// method at a bpw target by convert's default recipe under the study's time
+// budget (Budget 0: a plain conversion, as --fast), into out, and returns
+// the command line that makes the same file. Every PocketGGUF of the study
+// is made here.
 func (s *study) convertPocket(ctx context.Context, method string, bpw float64, out string) (cmdLine string, err error) {
-	opt := converter.Options{BPW: bpw, Seed: s.opt.Seed, Threads: s.opt.Threads}
-	setString(&opt.Method, method)
-	cmdLine = fmt.Sprintf("pocketgguf convert --bpw %g --method %s --seed %d %s %s", bpw, method, opt.Seed, s.opt.Model, out)
-	s.pr.Printf("PocketGGUF %g bpw: %s", bpw, cmdLine)
+	m, err := converter.ParseMethod(method)
+	if err != nil {
+		return "", err
+	}
+	// convert's defaults: the fast additive types, unless PocketLLM decoders
+	// (trained for plain tables) imply the plain ones.
+	opt := converter.Options{BPW: bpw, Seed: s.opt.Seed, Threads: s.opt.Threads, Method: m, Prefer: converter.PreferSpeed}
+	flags := fmt.Sprintf("--bpw %g", bpw)
+	if m == converter.MethodPocketLLM {
+		opt.Prefer = converter.PreferQuality
+		flags += " --method pocketllm"
+	}
+	g, err := gguf.Open(s.opt.Model)
+	if err != nil {
+		return "", err
+	}
+	shape := recipe.ShapeOf(g, recipe.DefaultGPTQMaxCols, recipe.CovBudget)
+	g.Close()
+	plan := recipe.Choose(shape, recipe.Request{Budget: s.opt.Budget, Ctx: calib.DefaultCtx})
+	if s.opt.Budget > 0 {
+		flags += " --time-budget " + s.opt.Budget.String()
+	} else {
+		flags += " --fast"
+	}
+	cmdLine = fmt.Sprintf("pocketgguf convert %s --seed %d %s %s", flags, opt.Seed, s.opt.Model, out)
+	s.pr.Printf("PocketGGUF %g bpw: %s\n%s", bpw, cmdLine, plan)
 	pr := progress.New(s.opt.Log, s.opt.Quiet)
 	opt.Events = pr
-	_, err = converter.Convert(ctx, s.opt.Model, out, opt)
+	ft := finetune.DefaultOptions()
+	ft.Seed, ft.Threads = s.opt.Seed, s.opt.Threads
+	if !s.opt.Quiet {
+		ft.Log = func(line string) { pr.Printf("%s", line) }
+	}
+	job := recipe.Job{In: s.opt.Model, Out: out, Plan: plan, Convert: opt, Finetune: ft,
+		Calib: llamacalib.Options{Threads: s.opt.Threads, Progress: pr}, GPTQMaxCols: recipe.DefaultGPTQMaxCols, CovBudget: recipe.CovBudget}
+	_, err = recipe.Run(ctx, job)
 	pr.Finish()
 	return cmdLine, err
 }
-
-// setString sets a field of any string kind (converter's option fields are
-// being given their own string types) from a string.
-func setString[T ~string](dst *T, v string) { *dst = T(v) }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/pocketgguf/pocketgguf/eval"
 	"github.com/pocketgguf/pocketgguf/eval/llamasrc"
@@ -29,10 +30,13 @@ type Options struct {
 	BPW         []float64 // PocketGGUF whole-file bpw targets, each > 0
 	Types       []string  // stock llama-quantize types (ones llama.cpp refuses are noted and skipped)
 	Methods     []string  // PocketGGUF table training (quant.MethodKMeans, quant.MethodPocketLLM): one plot series each
-	Seed        uint64
-	Ctx         int // tokens per evaluation chunk
-	Chunks      int // evaluate at most this many chunks (0: all)
-	Threads     int // 0: all cores
+	// Budget is each PocketGGUF conversion's --time-budget (convert's
+	// default recipe); 0: plain conversions (--fast).
+	Budget  time.Duration
+	Seed    uint64
+	Ctx     int // tokens per evaluation chunk
+	Chunks  int // evaluate at most this many chunks (0: all)
+	Threads int // 0: all cores
 	// Sensitivity also measures KLD with one tensor group at a time k-means
 	// quantized at each of SensConfigs (ParseSensConfigs).
 	Sensitivity bool

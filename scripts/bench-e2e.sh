@@ -37,7 +37,7 @@ else
 fi
 
 pq=$dir/$preset.pq-$bpw.gguf
-[ -f "$pq" ] || build/pocketgguf convert -q --bpw "$bpw" --threads 2 "$base" "$pq"
+[ -f "$pq" ] || build/pocketgguf convert -q --fast --bpw "$bpw" --threads 2 "$base" "$pq"
 build/pocketgguf baseline -q --types Q2_K,IQ2_XXS,Q4_0 --text "$dir/calib.txt" --chunks 4 --ctx 256 \
   --out-dir "$dir" "$base" >/dev/null
 stem=$(basename "$base" .gguf)

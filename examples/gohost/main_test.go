@@ -67,7 +67,7 @@ func TestRunPocketGGUFMatchesUnpacked(t *testing.T) {
 		pq, ref = filepath.Join(dir, "pq.gguf"), filepath.Join(dir, "unpacked.gguf")
 		for _, args := range [][]string{
 			{"go", "build", "-o", bin, "../../cli"},
-			{bin, "convert", "-q", "--vec-len", "2", "--codebook-bits", "8", "--seed", "1", storiesModel(t), pq},
+			{bin, "convert", "--fast", "-q", "--vec-len", "2", "--codebook-bits", "8", "--seed", "1", storiesModel(t), pq},
 			{bin, "unpack", "-q", "--type", "f32", pq, ref},
 		} {
 			if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {

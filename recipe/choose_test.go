@@ -1,0 +1,156 @@
+package recipe
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketgguf/pocketgguf/gguf"
+	"github.com/pocketgguf/pocketgguf/testmodels"
+)
+
+// Shapes of real models: stories260K and Llama-2-7B's (6.74 B weights, f16).
+var (
+	stories = Shape{Arch: "llama", Params: 292_800, Bytes: 1_171_200, CovFMA: 135_000}
+	llama7b = Shape{Arch: "llama", Params: 6_738_000_000, Bytes: 13_476_000_000, CovFMA: 16 * 4096 * 4096 / 2}
+)
+
+func req(budget time.Duration) Request { return Request{Budget: budget, Ctx: 256} }
+
+func TestFastRunsOnlyPinnedSteps(t *testing.T) {
+	p := Choose(stories, req(0))
+	if p.Calibrated() || p.GPTQ || p.Epochs != 0 {
+		t.Fatalf("--fast alone: %+v, want a plain conversion", p)
+	}
+	// --fast --finetune is what --finetune always did: self-calibration of
+	// 100 chunks, GPTQ, 10 epochs.
+	r := req(0)
+	r.Finetune = On
+	p = Choose(stories, r)
+	if p.Source != SourceSelf || !p.GPTQ || p.Chunks != DefaultChunks || p.Epochs != DefaultEpochs {
+		t.Fatalf("--fast --finetune: %+v", p)
+	}
+	r = req(0)
+	r.Source, r.TextPath, r.GPTQ = SourceText, "t.txt", Off
+	if p = Choose(stories, r); p.Source != SourceText || p.GPTQ || p.Epochs != 0 {
+		t.Fatalf("--fast --calib-text --gptq=false: %+v", p)
+	}
+}
+
+func TestBudgetBuysTheFullRecipeOnASmallModel(t *testing.T) {
+	p := Choose(stories, req(DefaultBudget))
+	if p.Source != SourceSelf || !p.GPTQ || p.Chunks != DefaultChunks || p.Epochs != MaxEpochs {
+		t.Fatalf("stories260K under the default budget: %+v, want self-calibration, GPTQ, %d epochs", p, MaxEpochs)
+	}
+	if p.Est.Total() > DefaultBudget || len(p.Notes) != 0 {
+		t.Fatalf("estimate %s, notes %q", p.Est.Total(), p.Notes)
+	}
+	if s := p.String(); !strings.Contains(s, "fine-tuning 30 epochs") || !strings.Contains(s, "self-calibration 100 × 256") {
+		t.Fatalf("plan text %q", s)
+	}
+}
+
+// As the budget shrinks, steps go in order: epochs, fine-tuning, chunks,
+// GPTQ, calibration; a plan that is not the lightest always fits.
+func TestSmallerBudgetsDropStepsInOrder(t *testing.T) {
+	prev := Choose(stories, req(time.Hour))
+	for _, b := range []time.Duration{10 * time.Minute, 3 * time.Minute, time.Minute, 20 * time.Second, 8 * time.Second, 4 * time.Second, 2 * time.Second, time.Second} {
+		p := Choose(stories, req(b))
+		if p.Est.Total() > prev.Est.Total() {
+			t.Fatalf("budget %s: estimate %s grew from %s", b, p.Est.Total(), prev.Est.Total())
+		}
+		if p.Calibrated() && p.Est.Total() > b {
+			t.Fatalf("budget %s: calibrated plan over budget: %s", b, p)
+		}
+		if p.Epochs > prev.Epochs || p.Chunks > prev.Chunks && p.Calibrated() || p.GPTQ && !prev.GPTQ {
+			t.Fatalf("budget %s: %s\nafter %s", b, p, prev)
+		}
+		if p.Epochs < MaxEpochs && len(p.Notes) == 0 {
+			t.Fatalf("budget %s: a step was dropped without a note: %s", b, p)
+		}
+		prev = p
+	}
+	if prev.Calibrated() {
+		t.Fatalf("1 s is not enough for any calibration: %s", prev)
+	}
+}
+
+func TestPinnedStepsStay(t *testing.T) {
+	r := req(DefaultBudget)
+	r.GPTQ, r.Finetune = Off, Off
+	if p := Choose(stories, r); p.GPTQ || p.Epochs != 0 || !p.Calibrated() {
+		t.Fatalf("--gptq=false --finetune=false: %s", p)
+	}
+	r = req(DefaultBudget)
+	r.Epochs, r.Chunks = 3, 20
+	if p := Choose(stories, r); p.Epochs != 3 || p.Chunks != 20 {
+		t.Fatalf("--finetune-epochs 3 --calib-chunks 20: %s", p)
+	}
+	// Pinned fine-tuning runs even when no epoch fits the budget.
+	r = req(time.Second)
+	r.Finetune = On
+	if p := Choose(stories, r); p.Epochs < 1 || !strings.Contains(strings.Join(p.Notes, "\n"), "over --time-budget") {
+		t.Fatalf("--finetune over budget: %s", p)
+	}
+	// --imatrix alone brings its statistics: nothing is collected.
+	r = req(DefaultBudget)
+	r.Imatrix = true
+	if p := Choose(stories, r); p.Calibrated() {
+		t.Fatalf("--imatrix: %s", p)
+	}
+}
+
+func TestNoFinetuningForOtherArchitectures(t *testing.T) {
+	s := stories
+	s.Arch, s.Finetune = "gemma", errors.New(`architecture "gemma": fine-tuning supports llama only`)
+	p := Choose(s, req(DefaultBudget))
+	if p.Epochs != 0 || !p.Calibrated() || !strings.Contains(p.String(), "llama only") {
+		t.Fatalf("gemma: %s", p)
+	}
+}
+
+// A 7B model's conversion alone is estimated past the default budget: the
+// plan is the plain conversion, and it says so.
+func TestLargeModelGetsPlainConversionAndAReason(t *testing.T) {
+	p := Choose(llama7b, req(DefaultBudget))
+	if p.Calibrated() || p.Epochs != 0 {
+		t.Fatalf("7B in 15 min: %s", p)
+	}
+	if !strings.Contains(p.String(), "self-calibration: does not fit") {
+		t.Fatalf("7B plan does not say why: %s", p)
+	}
+	if p = Choose(llama7b, req(12*time.Hour)); !p.Calibrated() {
+		t.Fatalf("7B in 12 h: %s", p)
+	}
+}
+
+// ShapeOf on real files: the parameter count is the tensors', the
+// covariance work follows --gptq-max-cols and the memory cap.
+func TestShapeOfFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tiny.gguf")
+	if err := testmodels.Generate(path, testmodels.Presets["tiny"]); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var params int64
+	for i := range g.Tensors {
+		params += int64(g.Tensors[i].Elements())
+	}
+	s := ShapeOf(g, 4096, 2<<30)
+	if s.Params != params || s.Bytes < params*4 || s.Finetune != nil || s.CovFMA == 0 {
+		t.Fatalf("tiny: %+v (params %d)", s, params)
+	}
+	if n := ShapeOf(g, 1, 2<<30); n.CovFMA != 0 {
+		t.Fatalf("--gptq-max-cols 1: CovFMA %d", n.CovFMA)
+	}
+	if n := ShapeOf(g, 4096, 8*64*64); n.CovFMA != 64*64/2 {
+		t.Fatalf("room for one 64-wide covariance: CovFMA %d", n.CovFMA)
+	}
+}
