@@ -3,8 +3,6 @@ package finetune
 import (
 	"context"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"runtime"
 	"slices"
 	"time"
@@ -165,52 +163,22 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 			opt.add(t.shadow, e.gDense[i], o.CodeLR)
 		}
 	}
-	round := func() {
-		m.roundToStored(stored)
-		e.upload(false)
-	}
 	// One thread until the probe has timed both counts.
 	probe := &threadProbe{want: threads, use: 1}
 	e.tr.SetThreads(1)
-	round()
-	best := m.snapshot()
-	if rep.StartKL, err = tu.heldKL(held, o.Batch); err != nil {
-		return nil, err
+	loop := epochLoop{
+		name: fmt.Sprintf("finetune (ggml, top-%d teacher)", k),
+		round: func() {
+			m.roundToStored(stored)
+			e.upload(false)
+		},
+		heldKL: func() (float64, error) { return tu.heldKL(held, o.Batch) },
+		before: func(ep int) error {
+			return probe.run(ep, e.tr, func() error { _, err := tu.eval(held[:1], 0, false); return err })
+		},
+		step: func(batch []int, mult float64) error { return tu.step(batch, opt, mult, codes) },
 	}
-	rep.BestKL = rep.StartKL
-	if o.Log != nil {
-		o.Log(fmt.Sprintf("finetune (ggml, top-%d teacher): %d training and %d held-out sequences; held-out KL %.4f before", k, len(train), len(held), rep.StartKL))
-	}
-	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
-	trainTokens := countTokens(seqs, train)
-	start := time.Now()
-	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
-	done := 0
-	for ep := 1; ep <= o.Epochs; ep++ {
-		if err := probe.run(ep, e.tr, func() error { _, err := tu.eval(held[:1], 0, false); return err }); err != nil {
-			return nil, err
-		}
-		order := slices.Clone(train)
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		for b := 0; b < len(order); b += o.Batch {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			mult := 0.5 * (1 + math.Cos(math.Pi*float64(done)/float64(steps)))
-			if err := tu.step(order[b:min(b+o.Batch, len(order))], opt, mult, codes); err != nil {
-				return nil, err
-			}
-			done++
-		}
-		round()
-		kl, err := tu.heldKL(held, o.Batch)
-		if err != nil {
-			return nil, err
-		}
-		endEpoch(o, rep, m, &best, ep, kl, trainTokens, start)
-	}
-	m.restore(best)
-	return rep, nil
+	return loop.run(ctx, o, m, seqs, train, held, rep)
 }
 
 // threadProbe picks the compute thread count by measurement. ggml's CPU

@@ -206,19 +206,55 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 			opt.add(t.shadow, grads[t.name], o.CodeLR)
 		}
 	}
-	m.roundToStored(stored)
+	loop := epochLoop{
+		name:   "finetune",
+		round:  func() { m.roundToStored(stored) },
+		heldKL: func() (float64, error) { return tu.heldKL(held), nil },
+		step: func(batch []int, mult float64) error {
+			tu.step(batch, opt, mult)
+			return nil
+		},
+	}
+	return loop.run(ctx, o, m, seqs, train, held, rep)
+}
+
+// epochLoop is what both engines run once set up, told apart by their hooks:
+// round (the tuned values to their stored precision, on the engine), the
+// held-out KL, an optional start of each epoch, and one Adam step on a batch
+// at a multiple of the step size.
+type epochLoop struct {
+	name   string // the log lines' prefix
+	round  func()
+	heldKL func() (float64, error)
+	before func(epoch int) error // nil: nothing
+	step   func(batch []int, mult float64) error
+}
+
+// run measures the held-out KL before, then runs o.Epochs epochs over
+// shuffled batches of train with a cosine-decayed step size, each ended by
+// rounding and the held-out KL (endEpoch); it leaves m at the best epoch.
+func (l epochLoop) run(ctx context.Context, o Options, m *pqModel, seqs [][]int32, train, held []int, rep *Report) (*Report, error) {
+	l.round()
 	best := m.snapshot()
-	rep.StartKL = tu.heldKL(held)
+	var err error
+	if rep.StartKL, err = l.heldKL(); err != nil {
+		return nil, err
+	}
 	rep.BestKL = rep.StartKL
 	if o.Log != nil {
-		o.Log(fmt.Sprintf("finetune: %d training and %d held-out sequences; held-out KL %.4f before", len(train), len(held), rep.StartKL))
+		o.Log(fmt.Sprintf("%s: %d training and %d held-out sequences; held-out KL %.4f before", l.name, len(train), len(held), rep.StartKL))
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x66696e65))
 	trainTokens := countTokens(seqs, train)
 	start := time.Now()
 	steps := o.Epochs * ((len(train) + o.Batch - 1) / o.Batch)
 	done := 0
-	for e := 1; e <= o.Epochs; e++ {
+	for ep := 1; ep <= o.Epochs; ep++ {
+		if l.before != nil {
+			if err := l.before(ep); err != nil {
+				return nil, err
+			}
+		}
 		order := slices.Clone(train)
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for b := 0; b < len(order); b += o.Batch {
@@ -227,11 +263,17 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 			}
 			// Cosine decay of the step size over the run.
 			mult := 0.5 * (1 + math.Cos(math.Pi*float64(done)/float64(steps)))
-			tu.step(order[b:min(b+o.Batch, len(order))], opt, mult)
+			if err := l.step(order[b:min(b+o.Batch, len(order))], mult); err != nil {
+				return nil, err
+			}
 			done++
 		}
-		m.roundToStored(stored)
-		endEpoch(o, rep, m, &best, e, tu.heldKL(held), trainTokens, start)
+		l.round()
+		kl, err := l.heldKL()
+		if err != nil {
+			return nil, err
+		}
+		endEpoch(o, rep, m, &best, ep, kl, trainTokens, start)
 	}
 	m.restore(best)
 	return rep, nil
