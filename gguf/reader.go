@@ -308,43 +308,14 @@ func (p *parser) value(t ValueType, depth int) Value {
 		return Value{}
 	}
 	v := Value{Type: t}
-	switch t {
-	case ValUint8:
-		v.V = p.u8()
-	case ValInt8:
-		v.V = int8(p.u8())
-	case ValUint16:
-		v.V = p.u16()
-	case ValInt16:
-		v.V = int16(p.u16())
-	case ValUint32:
-		v.V = p.u32()
-	case ValInt32:
-		v.V = int32(p.u32())
-	case ValFloat32:
-		v.V = math.Float32frombits(p.u32())
-	case ValBool:
-		b := p.u8()
-		if b > 1 {
-			p.fail("bool value %d (want 0 or 1)", b)
-		}
-		v.V = b == 1
-	case ValString:
-		v.V = p.str()
-	case ValUint64:
-		v.V = p.u64()
-	case ValInt64:
-		v.V = int64(p.u64())
-	case ValFloat64:
-		v.V = math.Float64frombits(p.u64())
-	case ValArray:
-		if depth >= maxNesting {
-			p.fail("arrays nested deeper than %d", maxNesting)
-			return v
-		}
-		v.V = p.array(depth)
-	default:
+	if r := scalarReader(t); r.one != nil {
+		v.V = r.one(p)
+	} else if t != ValArray {
 		p.fail("unknown value type %d", uint32(t))
+	} else if depth >= maxNesting {
+		p.fail("arrays nested deeper than %d", maxNesting)
+	} else {
+		v.V = p.array(depth)
 	}
 	return v
 }
@@ -371,47 +342,62 @@ func (p *parser) array(depth int) Array {
 		return Array{}
 	}
 	a := Array{Elem: et}
-	switch et {
-	case ValUint8:
-		d := make([]uint8, n)
-		p.read(d)
-		a.Data = d
-	case ValInt8:
-		d := make([]int8, n)
-		for i := range d {
-			d[i] = int8(p.u8())
-		}
-		a.Data = d
-	case ValUint16:
-		a.Data = readN(p, n, p.u16)
-	case ValInt16:
-		a.Data = readN(p, n, func() int16 { return int16(p.u16()) })
-	case ValUint32:
-		a.Data = readN(p, n, p.u32)
-	case ValInt32:
-		a.Data = readN(p, n, func() int32 { return int32(p.u32()) })
-	case ValFloat32:
-		a.Data = readN(p, n, func() float32 { return math.Float32frombits(p.u32()) })
-	case ValUint64:
-		a.Data = readN(p, n, p.u64)
-	case ValInt64:
-		a.Data = readN(p, n, func() int64 { return int64(p.u64()) })
-	case ValFloat64:
-		a.Data = readN(p, n, func() float64 { return math.Float64frombits(p.u64()) })
-	case ValBool:
-		a.Data = readN(p, n, func() bool {
-			b := p.u8()
-			if b > 1 {
-				p.fail("bool value %d (want 0 or 1)", b)
-			}
-			return b == 1
-		})
-	case ValString:
-		a.Data = readN(p, n, p.str)
-	case ValArray:
+	if et == ValArray {
 		a.Data = readN(p, n, func() Array { return p.array(depth + 1) })
+	} else {
+		a.Data = scalarReader(et).many(p, n)
 	}
 	return a
+}
+
+// reader reads one value of a type that is not an array (one), or n of
+// them as the array's []T (many).
+type reader struct {
+	one  func(p *parser) any
+	many func(p *parser, n uint64) any
+}
+
+func typedReader[T any](f func(p *parser) T) reader {
+	return reader{
+		one:  func(p *parser) any { return f(p) },
+		many: func(p *parser, n uint64) any { return readN(p, n, func() T { return f(p) }) },
+	}
+}
+
+// readers holds the value types but arrays, by type; the zero reader for others.
+var readers = [...]reader{
+	ValUint8: {
+		one: func(p *parser) any { return p.u8() },
+		many: func(p *parser, n uint64) any {
+			d := make([]uint8, n)
+			p.read(d)
+			return d
+		},
+	},
+	ValInt8:    typedReader(func(p *parser) int8 { return int8(p.u8()) }),
+	ValUint16:  typedReader((*parser).u16),
+	ValInt16:   typedReader(func(p *parser) int16 { return int16(p.u16()) }),
+	ValUint32:  typedReader((*parser).u32),
+	ValInt32:   typedReader(func(p *parser) int32 { return int32(p.u32()) }),
+	ValFloat32: typedReader(func(p *parser) float32 { return math.Float32frombits(p.u32()) }),
+	ValBool: typedReader(func(p *parser) bool {
+		b := p.u8()
+		if b > 1 {
+			p.fail("bool value %d (want 0 or 1)", b)
+		}
+		return b == 1
+	}),
+	ValString:  typedReader((*parser).str),
+	ValUint64:  typedReader((*parser).u64),
+	ValInt64:   typedReader(func(p *parser) int64 { return int64(p.u64()) }),
+	ValFloat64: typedReader(func(p *parser) float64 { return math.Float64frombits(p.u64()) }),
+}
+
+func scalarReader(t ValueType) reader {
+	if int(t) < len(readers) {
+		return readers[t]
+	}
+	return reader{}
 }
 
 func readN[T any](p *parser, n uint64, f func() T) []T {
