@@ -107,16 +107,15 @@ func PackTensor(t PQType, rows, cols int, idx []uint32, dst []byte) {
 		PackIndices(t, idx, dst)
 		return
 	}
-	per, M, sb := cols/t.V, t.Codebooks, rows*t.RowBytes(cols)
-	codes := make([]uint8, rows*per*M)
-	for s := 0; s*rows*per < len(idx); s++ {
-		for i, x := range idx[s*rows*per : (s+1)*rows*per] {
+	M := t.Codebooks
+	eachPQASlice(t, rows, cols, idx, dst, func(idx []uint32, codes []uint8, dst []byte) {
+		for i, x := range idx {
 			for m := 0; m < M; m++ {
 				codes[i*M+m] = uint8(x >> (4 * m) & 0x0F)
 			}
 		}
-		PackPQA(t, rows, cols, codes, dst[s*sb:(s+1)*sb])
-	}
+		PackPQA(t, rows, cols, codes, dst)
+	})
 }
 
 // UnpackTensor is the inverse of PackTensor: len(idx) must be a whole number
@@ -126,13 +125,23 @@ func UnpackTensor(t PQType, rows, cols int, src []byte, idx []uint32) {
 		UnpackIndices(t, src, idx)
 		return
 	}
-	per, M, sb := cols/t.V, t.Codebooks, rows*t.RowBytes(cols)
-	codes := make([]uint8, rows*per*M)
-	for s := 0; s*rows*per < len(idx); s++ {
-		UnpackPQA(t, rows, cols, src[s*sb:(s+1)*sb], codes)
-		for i := range idx[s*rows*per : (s+1)*rows*per] {
-			idx[s*rows*per+i] = ProductIndex(codes[i*M : i*M+M])
+	M := t.Codebooks
+	eachPQASlice(t, rows, cols, idx, src, func(idx []uint32, codes []uint8, src []byte) {
+		UnpackPQA(t, rows, cols, src, codes)
+		for i := range idx {
+			idx[i] = ProductIndex(codes[i*M : i*M+M])
 		}
+	})
+}
+
+// eachPQASlice calls f for each 2-D slice (rows×cols) of a tensor of additive
+// type t with the slice's product indices, its packed bytes and a codes
+// buffer (M per sub-vector) that every call reuses.
+func eachPQASlice(t PQType, rows, cols int, idx []uint32, packed []byte, f func(idx []uint32, codes []uint8, packed []byte)) {
+	per, sb := rows*(cols/t.V), rows*t.RowBytes(cols)
+	codes := make([]uint8, per*t.Codebooks)
+	for s := 0; s*per < len(idx); s++ {
+		f(idx[s*per:(s+1)*per], codes, packed[s*sb:(s+1)*sb])
 	}
 }
 
