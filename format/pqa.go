@@ -103,35 +103,35 @@ func ProductIndex(codes []uint8) uint32 {
 // slice, any number of slices) into dst. For additive types the indices are
 // product indices (ProductIndex), split into codes and laid out per slice.
 func PackTensor(t PQType, rows, cols int, idx []uint32, dst []byte) {
-	if !t.Additive() {
-		PackIndices(t, idx, dst)
+	if t.Additive() {
+		M := t.Codebooks
+		eachPQASlice(t, rows, cols, idx, dst, func(idx []uint32, codes []uint8, dst []byte) {
+			for i, x := range idx {
+				for m := 0; m < M; m++ {
+					codes[i*M+m] = uint8(x >> (4 * m) & 0x0F)
+				}
+			}
+			PackPQA(t, rows, cols, codes, dst)
+		})
 		return
 	}
-	M := t.Codebooks
-	eachPQASlice(t, rows, cols, idx, dst, func(idx []uint32, codes []uint8, dst []byte) {
-		for i, x := range idx {
-			for m := 0; m < M; m++ {
-				codes[i*M+m] = uint8(x >> (4 * m) & 0x0F)
-			}
-		}
-		PackPQA(t, rows, cols, codes, dst)
-	})
+	PackIndices(t, idx, dst)
 }
 
 // UnpackTensor is the inverse of PackTensor: len(idx) must be a whole number
 // of slices of rows*(cols/V) sub-vectors.
 func UnpackTensor(t PQType, rows, cols int, src []byte, idx []uint32) {
-	if !t.Additive() {
-		UnpackIndices(t, src, idx)
+	if t.Additive() {
+		M := t.Codebooks
+		eachPQASlice(t, rows, cols, idx, src, func(idx []uint32, codes []uint8, src []byte) {
+			UnpackPQA(t, rows, cols, src, codes)
+			for i := range idx {
+				idx[i] = ProductIndex(codes[i*M : i*M+M])
+			}
+		})
 		return
 	}
-	M := t.Codebooks
-	eachPQASlice(t, rows, cols, idx, src, func(idx []uint32, codes []uint8, src []byte) {
-		UnpackPQA(t, rows, cols, src, codes)
-		for i := range idx {
-			idx[i] = ProductIndex(codes[i*M : i*M+M])
-		}
-	})
+	UnpackIndices(t, src, idx)
 }
 
 // eachPQASlice calls f for each 2-D slice (rows×cols) of a tensor of additive
