@@ -154,3 +154,24 @@ func TestShapeOfFiles(t *testing.T) {
 		t.Fatalf("room for one 64-wide covariance: CovFMA %d", n.CovFMA)
 	}
 }
+
+// What the default budget buys on models from stories260K to 7B: logged
+// for docs/CONVERT.md (go test ./recipe -run DefaultBudgetBuys -v).
+func TestDefaultBudgetBuys(t *testing.T) {
+	small := Shape{Arch: "llama", Params: 4_194_560, Bytes: 7_340_000, CovFMA: 4 * (6*256*256/2 + 768*768/2)}
+	tinyLlama := Shape{Arch: "llama", Params: 1_100_048_384, Bytes: 2_200_096_768, CovFMA: 64 * 2048 * 2048 / 2}
+	for _, c := range []struct {
+		name  string
+		s     Shape
+		tuned bool
+	}{{"stories260K", stories, true}, {"small", small, true}, {"1B", tinyLlama, false}, {"7B", llama7b, false}} {
+		p := Choose(c.s, req(DefaultBudget))
+		t.Logf("%s: %s", c.name, p)
+		if (p.Epochs == MaxEpochs) != c.tuned {
+			t.Errorf("%s: %d epochs", c.name, p.Epochs)
+		}
+		for _, b := range []time.Duration{4 * time.Hour, 12 * time.Hour} {
+			t.Logf("%s in %s: %s", c.name, b, Choose(c.s, req(b)))
+		}
+	}
+}
