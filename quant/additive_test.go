@@ -18,18 +18,7 @@ import (
 func additiveFit(tb testing.TB, m Matrix, ty format.PQType, opt Options) (*Assignment, *format.Table, float64) {
 	tb.Helper()
 	opt.V, opt.K, opt.Codebooks, opt.RowScale = ty.V, format.AdditiveK, ty.Codebooks, true
-	s, err := Sample(m, nil, opt, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	t, err := Train(s, opt, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a, err := Assign(t, nil, m, nil, opt, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	t, a := fitTable(tb, m, nil, opt, 0)
 	bits := float64(m.Rows*ty.RowBytes(m.Cols))*8 + float64(m.Rows)*16 + float64(len(t.Codebook))*16
 	return a, t, bits / float64(m.Rows*m.Cols)
 }
@@ -100,18 +89,7 @@ func TestAdditiveDeterministicAcrossThreads(t *testing.T) {
 	var out [][]byte
 	for _, th := range []int{1, 4} {
 		opt := Options{V: 4, K: 16, Codebooks: 3, RowScale: true, Seed: 3, Threads: th, Epochs: 6}
-		s, err := Sample(m, imp, opt, 3000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, err := Train(s, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := Assign(tb, nil, m, imp, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tb, a := fitTable(t, m, imp, opt, 3000)
 		g, err := AssignGPTQ(tb, nil, m, h, opt, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -18,18 +18,7 @@ func BenchmarkConvert(b *testing.B) {
 		b.Run(fmt.Sprintf("%s_v%d_k%d", c.method, c.v, c.k), func(b *testing.B) {
 			opt := Options{Method: c.method, V: c.v, K: c.k, RowScale: true, Seed: 1}
 			for i := 0; i < b.N; i++ {
-				s, err := Sample(m, nil, opt, 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				tb, err := Train(s, opt, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				a, err := Assign(tb, nil, m, nil, opt, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
+				_, a := fitTable(b, m, nil, opt, 0)
 				b.ReportMetric(a.RelRMSE, "relRMSE")
 			}
 			b.ReportMetric(float64(len(m.Data))*float64(b.N)/b.Elapsed().Seconds(), "weights/s")

@@ -217,7 +217,14 @@ func BenchmarkAssignGPTQ(b *testing.B) {
 // trainTable samples m and trains a table with opt, failing tb on error.
 func trainTable(tb testing.TB, m Matrix, opt Options) *format.Table {
 	tb.Helper()
-	s, err := Sample(m, nil, opt, 0)
+	return sampleTrain(tb, m, nil, opt, 0)
+}
+
+// sampleTrain samples n sub-vectors of m (0: Sample's default) weighted by
+// imp and trains a table with opt, failing tb on error.
+func sampleTrain(tb testing.TB, m Matrix, imp []float32, opt Options, n int) *format.Table {
+	tb.Helper()
+	s, err := Sample(m, imp, opt, n)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -226,4 +233,15 @@ func trainTable(tb testing.TB, m Matrix, opt Options) *format.Table {
 		tb.Fatal(err)
 	}
 	return t
+}
+
+// fitTable is sampleTrain, then Assign of m with the table (its own LUT).
+func fitTable(tb testing.TB, m Matrix, imp []float32, opt Options, n int) (*format.Table, *Assignment) {
+	tb.Helper()
+	t := sampleTrain(tb, m, imp, opt, n)
+	a, err := Assign(t, nil, m, imp, opt, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t, a
 }

@@ -61,14 +61,7 @@ func TestAssignReconstructsGaussian(t *testing.T) {
 	m := gaussMatrix("blk.0.ffn_up.weight", 256, 512, 5)
 	for _, method := range []string{MethodKMeans, MethodPocketLLM} {
 		opt := Options{Method: method, V: 4, K: 256, RowScale: true, Seed: 9, Epochs: 0}
-		s, err := Sample(m, nil, opt, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, err := Train(s, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tb := sampleTrain(t, m, nil, opt, 0)
 		lut := tb.BuildLUT(256)
 		a, err := Assign(tb, lut, m, nil, opt, nil)
 		if err != nil {
@@ -107,18 +100,7 @@ func TestDeterministicAcrossThreads(t *testing.T) {
 		var out [][]byte
 		for _, th := range []int{1, 4} {
 			opt := Options{Method: method, V: 4, K: 64, RowScale: true, Seed: 3, Threads: th, Epochs: 8}
-			s, err := Sample(m, imp, opt, 2000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tb, err := Train(s, opt, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := Assign(tb, nil, m, imp, opt, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			tb, a := fitTable(t, m, imp, opt, 2000)
 			var b bytes.Buffer
 			binary.Write(&b, binary.LittleEndian, tb.Codebook)
 			binary.Write(&b, binary.LittleEndian, tb.Decoder)
@@ -145,14 +127,7 @@ func TestImportanceLowersWeightedError(t *testing.T) {
 	}
 	colErr := func(importance []float32) float64 {
 		opt := Options{Method: MethodKMeans, V: 8, K: 256, RowScale: true, Seed: 1}
-		s, err := Sample(m, importance, opt, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, err := Train(s, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tb := sampleTrain(t, m, importance, opt, 0)
 		lut := tb.BuildLUT(tb.K)
 		a, err := Assign(tb, lut, m, importance, opt, nil)
 		if err != nil {

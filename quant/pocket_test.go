@@ -15,14 +15,7 @@ func TestPocketLLMMatchesKMeans(t *testing.T) {
 	rel := map[string]float64{}
 	for _, method := range []string{MethodKMeans, MethodPocketLLM} {
 		opt := Options{Method: method, V: 4, K: 128, RowScale: true, Seed: 2, Epochs: 0}
-		s, err := Sample(m, nil, opt, 8192)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, err := Train(s, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tb := sampleTrain(t, m, nil, opt, 8192)
 		if method == MethodPocketLLM && (tb.Blocks != 3 || tb.Hidden != 16) {
 			t.Errorf("pocketllm table has %d blocks of width %d, want 3 of 16", tb.Blocks, tb.Hidden)
 		}
@@ -120,18 +113,7 @@ func TestMoreEntriesThanSamples(t *testing.T) {
 	m := gaussMatrix("tiny", 2, 8, 1)
 	for _, method := range []string{MethodKMeans, MethodPocketLLM} {
 		opt := Options{Method: method, V: 4, K: 256}
-		s, err := Sample(m, nil, opt, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, err := Train(s, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := Assign(tb, nil, m, nil, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, a := fitTable(t, m, nil, opt, 0)
 		if a.RelRMSE > 1e-3 {
 			t.Errorf("%s: 4 sub-vectors, 256 entries: rel RMSE %v, want ~0 (f16 codebook)", method, a.RelRMSE)
 		}
@@ -167,18 +149,7 @@ func TestTrainProgressEndsFull(t *testing.T) {
 func TestAssignOptionsFromTable(t *testing.T) {
 	m := gaussMatrix("blk.0.attn_v.weight", 16, 64, 3)
 	opt := Options{Method: MethodKMeans, V: 8, K: 32}
-	s, err := Sample(m, nil, opt, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := Train(s, opt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a1, err := Assign(tb, nil, m, nil, opt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb, a1 := fitTable(t, m, nil, opt, 0)
 	a2, err := Assign(tb, nil, m, nil, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
