@@ -26,6 +26,34 @@ func (c *cancelAfter) EndStep(msg string) {
 	}
 }
 
+// interrupted runs Convert with o and --resume and cancels it after n finished steps.
+func interrupted(t *testing.T, in, out string, o Options, n int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Resume, o.Events = true, &cancelAfter{n: n, cancel: cancel}
+	if _, err := Convert(ctx, in, out, o); err == nil {
+		t.Fatal("cancelled run succeeded")
+	}
+}
+
+// resumed runs Convert with o and --resume to the end and returns how many of
+// its steps say they reused a checkpoint from a folder named like partial.
+func resumed(t *testing.T, in, out string, o Options, partial string) int {
+	t.Helper()
+	ev := &cancelAfter{n: -1}
+	o.Resume, o.Events = true, ev
+	if _, err := Convert(context.Background(), in, out, o); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range ev.msgs {
+		if strings.Contains(m, partial) {
+			n++
+		}
+	}
+	return n
+}
+
 func TestResumeGivesIdenticalBytes(t *testing.T) {
 	dir := t.TempDir()
 	in := tinyModel(t, dir)
@@ -34,31 +62,14 @@ func TestResumeGivesIdenticalBytes(t *testing.T) {
 	convert(t, in, ref, opt)
 
 	out := filepath.Join(dir, "out.gguf")
-	ctx, cancel := context.WithCancel(context.Background())
-	ev := &cancelAfter{n: 20, cancel: cancel} // 14 tables, then 6 tensors
-	o := opt
-	o.Resume, o.Events = true, ev
-	if _, err := Convert(ctx, in, out, o); err == nil {
-		t.Fatal("cancelled run succeeded")
-	}
+	interrupted(t, in, out, opt, 20) // 14 tables, then 6 tensors
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("cancelled run left an output")
 	}
 	if _, err := os.Stat(out + ".partial"); err != nil {
 		t.Fatal("no checkpoint directory after the interrupted run")
 	}
-	ev2 := &cancelAfter{n: -1}
-	o.Events = ev2
-	if _, err := Convert(context.Background(), in, out, o); err != nil {
-		t.Fatal(err)
-	}
-	reused := 0
-	for _, m := range ev2.msgs {
-		if strings.Contains(m, ".partial") {
-			reused++
-		}
-	}
-	if reused < 15 {
+	if reused := resumed(t, in, out, opt, ".partial"); reused < 15 {
 		t.Fatalf("resumed run reused %d checkpoints, want the 14 tables and at least 1 tensor", reused)
 	}
 	if !bytes.Equal(fileBytes(t, ref), fileBytes(t, out)) {
@@ -84,12 +95,7 @@ func TestResumeRefusesChangedImatrix(t *testing.T) {
 	opt := Options{Method: "kmeans", Seed: 5, Sharing: "tensor", Epochs: 3, CodebookSize: 64, Imatrix: im}
 
 	out := filepath.Join(dir, "out.gguf")
-	ctx, cancel := context.WithCancel(context.Background())
-	o := opt
-	o.Resume, o.Events = true, &cancelAfter{n: 20, cancel: cancel}
-	if _, err := Convert(ctx, in, out, o); err == nil {
-		t.Fatal("cancelled run succeeded")
-	}
+	interrupted(t, in, out, opt, 20)
 
 	// Same path, same size, same mtime, other statistics: the last 8 columns
 	// important instead of the first 8.
@@ -110,15 +116,8 @@ func TestResumeRefusesChangedImatrix(t *testing.T) {
 	if st2, _ := os.Stat(im); st2.Size() != st.Size() || !st2.ModTime().Equal(st.ModTime()) {
 		t.Fatal("test setup: the new imatrix differs in size or mtime")
 	}
-	ev := &cancelAfter{n: -1}
-	o.Events = ev
-	if _, err := Convert(context.Background(), in, out, o); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ev.msgs {
-		if strings.Contains(m, ".partial") {
-			t.Fatalf("resumed from checkpoints of the old imatrix: %q", m)
-		}
+	if reused := resumed(t, in, out, opt, ".partial"); reused > 0 {
+		t.Fatalf("resumed %d steps from checkpoints of the old imatrix", reused)
 	}
 	ref := filepath.Join(dir, "ref.gguf")
 	convert(t, in, ref, opt)
@@ -144,28 +143,14 @@ func TestResumeCheckpointFor(t *testing.T) {
 	convert(t, in, ref, opt)
 
 	final := filepath.Join(dir, "final.gguf")
-	ctx, cancel := context.WithCancel(context.Background())
 	o := opt
-	o.Resume, o.CheckpointFor, o.Events = true, final, &cancelAfter{n: 5, cancel: cancel}
-	if _, err := Convert(ctx, in, filepath.Join(dir, "scratch-1.gguf"), o); err == nil {
-		t.Fatal("cancelled run succeeded")
-	}
+	o.CheckpointFor = final
+	interrupted(t, in, filepath.Join(dir, "scratch-1.gguf"), o, 5)
 	if _, err := os.Stat(final + ".partial"); err != nil {
 		t.Fatalf("no checkpoint directory beside %s: %v", final, err)
 	}
-	ev := &cancelAfter{n: -1}
-	o.Events = ev
 	second := filepath.Join(dir, "scratch-2.gguf")
-	if _, err := Convert(context.Background(), in, second, o); err != nil {
-		t.Fatal(err)
-	}
-	reused := 0
-	for _, m := range ev.msgs {
-		if strings.Contains(m, "final.gguf.partial") {
-			reused++
-		}
-	}
-	if reused < 5 {
+	if reused := resumed(t, in, second, o, "final.gguf.partial"); reused < 5 {
 		t.Errorf("second run reused %d checkpoints, want the 5 saved", reused)
 	}
 	if !bytes.Equal(fileBytes(t, ref), fileBytes(t, second)) {
