@@ -154,16 +154,7 @@ func TestAdditiveGPTQLowersOutputError(t *testing.T) {
 	opt := Options{V: 4, K: 16, Codebooks: 2, RowScale: true, Seed: 3}
 	tb := trainTable(t, m, opt)
 	lut := tb.ProductLUT()
-	plain, err := Assign(tb, lut, m, diag(h, cols), opt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb, err := AssignGPTQ(tb, lut, m, h, opt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := outputRelErr(m.Data, reconstruct(lut, 4, m, plain), rows, cols, xTest)
-	eg := outputRelErr(m.Data, reconstruct(lut, 4, m, fb), rows, cols, xTest)
+	_, _, ep, eg := plainAndGPTQ(t, tb, lut, m, h, xTest, opt)
 	t.Logf("output rel error: importance only %.4f, GPTQ %.4f", ep, eg)
 	if eg > 0.9*ep {
 		t.Fatalf("GPTQ output error %.4f not below 0.9 × %.4f", eg, ep)

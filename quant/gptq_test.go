@@ -83,16 +83,7 @@ func TestAssignGPTQLowersOutputError(t *testing.T) {
 		opt := Options{V: 4, K: 64, RowScale: rs, Seed: 3}
 		tb := trainTable(t, m, opt)
 		lut := tb.BuildLUT(64)
-		plain, err := Assign(tb, lut, m, diag(h, cols), opt, nil) // imatrix-weighted
-		if err != nil {
-			t.Fatal(err)
-		}
-		fb, err := AssignGPTQ(tb, lut, m, h, opt, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ep := outputRelErr(m.Data, reconstruct(lut, 4, m, plain), rows, cols, xTest)
-		eg := outputRelErr(m.Data, reconstruct(lut, 4, m, fb), rows, cols, xTest)
+		plain, fb, ep, eg := plainAndGPTQ(t, tb, lut, m, h, xTest, opt)
 		wq := reconstruct(lut, 4, m, fb)
 		if got := relRMSE(m.Data, wq); math.Abs(got-fb.RelRMSE) > 1e-6 {
 			t.Errorf("row scale %v: AssignGPTQ reports rel RMSE %.6f, reconstruction gives %.6f", rs, fb.RelRMSE, got)
@@ -102,6 +93,24 @@ func TestAssignGPTQLowersOutputError(t *testing.T) {
 			t.Errorf("row scale %v: GPTQ output error %.4f not below 0.9 × plain %.4f", rs, eg, ep)
 		}
 	}
+}
+
+// plainAndGPTQ assigns m with lut twice, importance-weighted by h's diagonal
+// (plain) and with GPTQ feedback on h (fb), and gives each one's output
+// relative error on the inputs x.
+func plainAndGPTQ(t *testing.T, tb *format.Table, lut []float32, m Matrix, h, x []float64, opt Options) (plain, fb *Assignment, ep, eg float64) {
+	t.Helper()
+	plain, err := Assign(tb, lut, m, diag(h, m.Cols), opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err = AssignGPTQ(tb, lut, m, h, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep = outputRelErr(m.Data, reconstruct(lut, tb.V, m, plain), m.Rows, m.Cols, x)
+	eg = outputRelErr(m.Data, reconstruct(lut, tb.V, m, fb), m.Rows, m.Cols, x)
+	return plain, fb, ep, eg
 }
 
 func diag(h []float64, n int) []float32 {
