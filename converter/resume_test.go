@@ -54,12 +54,19 @@ func resumed(t *testing.T, in, out string, o Options, partial string) int {
 	return n
 }
 
-func TestResumeGivesIdenticalBytes(t *testing.T) {
-	dir := t.TempDir()
-	in := tinyModel(t, dir)
-	opt := Options{Seed: 5, Sharing: "tensor", Epochs: 3, CodebookSize: 64}
-	ref := filepath.Join(dir, "ref.gguf")
+// resumeRef writes the tiny model and its uninterrupted conversion ref with
+// the options opt that the resume tests interrupt, all in the folder dir.
+func resumeRef(t *testing.T) (dir, in, ref string, opt Options) {
+	dir = t.TempDir()
+	in = tinyModel(t, dir)
+	opt = Options{Seed: 5, Sharing: "tensor", Epochs: 3, CodebookSize: 64}
+	ref = filepath.Join(dir, "ref.gguf")
 	convert(t, in, ref, opt)
+	return dir, in, ref, opt
+}
+
+func TestResumeGivesIdenticalBytes(t *testing.T) {
+	dir, in, ref, opt := resumeRef(t)
 
 	out := filepath.Join(dir, "out.gguf")
 	interrupted(t, in, out, opt, 20) // 14 tables, then 6 tensors
@@ -136,11 +143,7 @@ func TestResumeRefusesChangedImatrix(t *testing.T) {
 // a scratch file whose name changes each run) the checkpoints live beside
 // that name, so a run into another scratch file resumes from them.
 func TestResumeCheckpointFor(t *testing.T) {
-	dir := t.TempDir()
-	in := tinyModel(t, dir)
-	opt := Options{Seed: 5, Sharing: "tensor", Epochs: 3, CodebookSize: 64}
-	ref := filepath.Join(dir, "ref.gguf")
-	convert(t, in, ref, opt)
+	dir, in, ref, opt := resumeRef(t)
 
 	final := filepath.Join(dir, "final.gguf")
 	o := opt
