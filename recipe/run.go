@@ -54,6 +54,9 @@ type Result struct {
 func Run(ctx context.Context, j Job) (*Result, error) {
 	start := time.Now()
 	p := j.Plan
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	text, err := j.calibrate()
 	if err != nil {
 		return nil, err
