@@ -13,8 +13,9 @@ import (
 
 // Shapes of real models: stories260K and Llama-2-7B's (6.74 B weights, f16).
 var (
-	stories = Shape{Arch: "llama", Params: 292_800, Bytes: 1_171_200, CovFMA: 135_000}
-	llama7b = Shape{Arch: "llama", Params: 6_738_000_000, Bytes: 13_476_000_000, CovFMA: 16 * 4096 * 4096 / 2}
+	stories = Shape{Arch: "llama", Params: 292_800, Bytes: 1_171_200, CovFMA: 135_000, GPTQParams: 253_952}
+	// GPTQ's 2 GiB of covariances hold 16 of Llama-2-7B's 4096-wide weights.
+	llama7b = Shape{Arch: "llama", Params: 6_738_000_000, Bytes: 13_476_000_000, CovFMA: 16 * 4096 * 4096 / 2, GPTQParams: 16 * 4096 * 4096}
 )
 
 func req(budget time.Duration) Request { return Request{Budget: budget, Ctx: 256} }
@@ -158,8 +159,8 @@ func TestShapeOfFiles(t *testing.T) {
 // What the default budget buys on models from stories260K to 7B: logged
 // for docs/CONVERT.md (go test ./recipe -run DefaultBudgetBuys -v).
 func TestDefaultBudgetBuys(t *testing.T) {
-	small := Shape{Arch: "llama", Params: 4_194_560, Bytes: 7_340_000, CovFMA: 4 * (6*256*256/2 + 768*768/2)}
-	tinyLlama := Shape{Arch: "llama", Params: 1_100_048_384, Bytes: 2_200_096_768, CovFMA: 64 * 2048 * 2048 / 2}
+	small := Shape{Arch: "llama", Params: 4_194_560, Bytes: 7_340_000, CovFMA: 4 * (6*256*256/2 + 768*768/2), GPTQParams: 4 * 7 * 256 * 768}
+	tinyLlama := Shape{Arch: "llama", Params: 1_100_048_384, Bytes: 2_200_096_768, CovFMA: 64 * 2048 * 2048 / 2, GPTQParams: 64 * 2048 * 2048}
 	for _, c := range []struct {
 		name  string
 		s     Shape

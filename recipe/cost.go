@@ -29,7 +29,8 @@ func (e Estimate) Total() time.Duration {
 //     model is small enough to want one thread (llamacalib.SelfText).
 //   - a batched forward token (collection, the teacher): fwdBase + 2·Params
 //     FLOP at fwdFLOPS, plus the covariances' CovFMA multiply-adds at covFMAS.
-//   - conversion: per weight, by whether GPTQ assigns the codes.
+//   - conversion: per weight, and more for the weights GPTQ assigns (those
+//     with a covariance; its error feedback costs O(cols) per weight).
 //   - a fine-tuning token (forward, backward, optimizer): ftBase or Params ×
 //     ftPerParam, whichever is more (small models are bound by the graph's
 //     ~1,500 ops per step, large ones by their gemms: llama7b-2l 6.7-8.2
@@ -41,8 +42,8 @@ const (
 	fwdBase          = 60e-6  // s per token
 	fwdFLOPS         = 40e9
 	covFMAS          = 2e9
-	convertPerWeight = 1.0e-6 // s, importance weights or none
-	gptqPerWeight    = 2.0e-6 // s, with GPTQ
+	convertPerWeight = 0.5e-6 // s: table training and nearest-entry search (llama7b-2l --bpw 2.5: 0.51 µs a weight wall, loaded)
+	gptqPerWeight    = 1.5e-6 // s more for a weight GPTQ assigns
 	convertBase      = 1.0    // s: reading, planning, writing
 	ftBase           = 0.95e-3
 	ftPerParam       = 2.3e-10
@@ -71,11 +72,11 @@ func (s Shape) estimate(p Plan) Estimate {
 		}
 		e.Collect = seconds(tokens * c)
 	}
-	per := convertPerWeight
+	conv := convertBase + P*convertPerWeight
 	if p.GPTQ {
-		per = gptqPerWeight
+		conv += float64(s.GPTQParams) * gptqPerWeight
 	}
-	e.Convert = seconds(convertBase + P*per)
+	e.Convert = seconds(conv)
 	if p.Epochs > 0 {
 		e.Teacher = seconds(ftSetup + tokens*fwd)
 		e.Tune = seconds(float64(p.Epochs) * s.epochSeconds(p))

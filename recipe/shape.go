@@ -19,6 +19,8 @@ type Shape struct {
 	// gptqMaxCols wide, while their float64 sums fit covBudget bytes, as
 	// bridge.Imatrix accumulates them.
 	CovFMA int64
+	// GPTQParams are the weights of those tensors: the ones GPTQ assigns.
+	GPTQParams int64
 	// Finetune is nil when fine-tuning supports the model, else why not.
 	Finetune error
 }
@@ -41,6 +43,7 @@ func ShapeOf(g *gguf.File, gptqMaxCols int, covBudget int64) Shape {
 		}
 		covBytes += 8 * cols * cols
 		s.CovFMA += cols * cols / 2
+		s.GPTQParams += int64(t.Elements())
 	}
 	if _, err := finetune.ReadConfig(g); err != nil {
 		s.Finetune = err
