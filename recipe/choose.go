@@ -264,8 +264,8 @@ func fmtDuration(d time.Duration) string {
 }
 
 // DefaultBudget is --time-budget's default: on the reference machine it
-// gives stories260K-sized models the full recipe (30 epochs in about 10
-// minutes) and a 1B model its conversion with a little calibration, which
-// is what a user waits for without leaving; --time-budget 4h buys a 7B model
-// its calibration.
+// gives models up to a few million weights the full recipe (stories260K:
+// est. 6 min) and larger ones their plain conversion, which is what a user
+// waits for without leaving; --time-budget 4h buys a 1B or 7B model its
+// calibration (docs/CONVERT.md).
 const DefaultBudget = 15 * time.Minute

@@ -45,7 +45,7 @@ const (
 	convertPerWeight = 0.5e-6 // s: table training and nearest-entry search (llama7b-2l --bpw 2.5: 0.51 µs a weight wall, loaded)
 	gptqPerWeight    = 1.5e-6 // s more for a weight GPTQ assigns
 	convertBase      = 1.0    // s: reading, planning, writing
-	ftBase           = 0.95e-3
+	ftBase           = 0.5e-3 // s per token: stories260K ran 2,400-3,200 tokens/s on 2 threads, 1,000 under load
 	ftPerParam       = 2.3e-10
 	ftSetup          = 5.0 // s: building the graph, loading both models
 )
