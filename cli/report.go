@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pocketgguf/pocketgguf/calib"
 	"github.com/pocketgguf/pocketgguf/recipe"
 	"github.com/pocketgguf/pocketgguf/report"
 	"github.com/urfave/cli/v2"
@@ -20,6 +21,7 @@ func init() {
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: true, Usage: "F32/F16 GGUF to compress"},
 			&cli.StringFlag{Name: "text", Aliases: []string{"f"}, Required: true, Usage: "evaluation text"},
 			&cli.StringFlag{Name: "calibration", Usage: "calibration text for llama.cpp's importance matrix (default: --text)"},
+			&cli.IntFlag{Name: "calib-chunks", Value: calib.DefaultChunks, Usage: "at most this many --ctx chunks of --calibration for llama.cpp's importance matrix (0: all), as PocketGGUF's own calibration"},
 			&cli.StringFlag{Name: "out", Value: "docs/RESULTS.md", Usage: "markdown results file"},
 			&cli.StringFlag{Name: "plot", Usage: "PNG plot (default: results-kld.png beside --out)"},
 			&cli.StringFlag{Name: "work-dir", Value: "build/report", Usage: "folder for the quantized files"},
@@ -41,7 +43,7 @@ func init() {
 }
 
 func runReport(c *cli.Context) error {
-	opt := report.Options{Model: c.String("model"), Text: c.String("text"), Calibration: c.String("calibration"),
+	opt := report.Options{Model: c.String("model"), Text: c.String("text"), Calibration: c.String("calibration"), CalibChunks: c.Int("calib-chunks"),
 		Out: c.String("out"), Plot: c.String("plot"), WorkDir: c.String("work-dir"), Seed: c.Uint64("seed"),
 		Ctx: c.Int("ctx"), Chunks: c.Int("chunks"), Threads: c.Int("threads"), Sensitivity: c.Bool("sensitivity"),
 		Command: commandLine(), Quiet: c.Bool("quiet"), Budget: c.Duration("time-budget")}

@@ -24,6 +24,7 @@ type Options struct {
 	Model       string    // F32/F16 GGUF: quantized, and the reference of every KLD
 	Text        string    // evaluation text
 	Calibration string    // text of llama.cpp's importance matrix ("": Text)
+	CalibChunks int       // at most this many chunks of it (0: all)
 	Out         string    // markdown results file
 	Plot        string    // PNG plot ("": results-kld.png beside Out)
 	WorkDir     string    // the quantized files and results.json

@@ -17,7 +17,7 @@ func (s *study) stock(ctx context.Context) error {
 	}
 	o := s.opt
 	im, err := llamacalib.ImatrixFor(llamacalib.ImatrixRequest{Types: o.Types, Model: o.Model, Text: o.Calibration, OutDir: o.WorkDir,
-		Calib: llamacalib.Options{Ctx: s.base.NCtx, Threads: o.Threads, Progress: s.pr}})
+		Calib: llamacalib.Options{Ctx: s.base.NCtx, Chunks: o.CalibChunks, Threads: o.Threads, Progress: s.pr}})
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (s *study) stock(ctx context.Context) error {
 		}
 		cmd := fmt.Sprintf("pocketgguf baseline %s --types %s --out-dir %s", o.Model, ft, o.WorkDir)
 		if bridge.FTypeNeedsImatrix(ft) {
-			cmd += " --text " + o.Calibration
+			cmd += fmt.Sprintf(" --text %s --ctx %d --chunks %d", o.Calibration, s.base.NCtx, o.CalibChunks)
 		}
 		if err := s.evalRow("llama.cpp", ft, qf.Info.Path, qf.Info, cmd); err != nil {
 			return err
