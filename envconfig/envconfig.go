@@ -50,6 +50,7 @@ var (
 var (
 	Long           = declare("POCKET_LONG", "run the slow test cases and benchmarks too (minutes, up to a few GB of memory)")
 	GoldenUpdate   = declare("POCKET_GOLDEN_UPDATE", "golden: rewrite golden/testdata/golden.txt from this run (as -update)")
+	FinetuneRecord = declare("POCKET_FT_RECORD", "finetune: rewrite the output hashes TestRunBytesUnchanged holds Run to (from a tree whose Run is trusted)")
 	WriteFuzzSeeds = declare("POCKET_WRITE_FUZZ_SEEDS", "regenerate the committed fuzz seed corpora (gguf, converter)")
 	Cross          = declare("POCKET_CROSS", "cli: also run pocket-cli for other architectures under qemu")
 	E2E            = declare("POCKET_E2E", "e2e: 1 runs the Ollama end-to-end tests (needs scripts/build-ollama.sh)")

@@ -4,9 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pocketgguf/pocketgguf/envconfig"
 )
 
 // runBytesCases are Run's outputs recorded before it stopped loading the
@@ -38,7 +39,7 @@ func sha(t *testing.T, p string) string {
 
 // TestRunBytesUnchanged holds Run's output on the tiny model to recorded bytes.
 func TestRunBytesUnchanged(t *testing.T) {
-	record := os.Getenv("POCKET_FT_RECORD") != ""
+	record := envconfig.FinetuneRecord.Set()
 	dir := t.TempDir()
 	pqs := map[string]string{}
 	var orig string
