@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"testing"
 
+	"github.com/pocketgguf/pocketgguf/converter"
 	"github.com/pocketgguf/pocketgguf/envconfig"
+	"github.com/pocketgguf/pocketgguf/testmodels"
 )
 
 // runBytesCases are Run's outputs recorded before it stopped loading the
@@ -22,13 +25,16 @@ var runBytesCases = []struct {
 	name, prefer, engine string
 	codeLR               float64
 	mixed                bool // sequences of two lengths: batches of two graphs
+	keep                 bool // converter.Options.KeepEmbeddings: fixed tensors the trainer reads from the file
 	in, out              string
 }{
-	{"ggml fixed", "", EngineGGML, 0, false, "8efee239dc74e06a/00ab2a24e55890d5", "f42f312f1f13ff0a"},
-	{"ggml codes", "", EngineGGML, 0.1, false, "8efee239dc74e06a/00ab2a24e55890d5", "53e98ecc905c0092"},
-	{"ggml codes mixed lengths", "", EngineGGML, 0.1, true, "8efee239dc74e06a/00ab2a24e55890d5", "be316e5d928a290f"},
-	{"ggml codes additive", "speed", EngineGGML, 0.1, false, "8efee239dc74e06a/b518a180e3698e5b", "8a2a2c88cfae8ba5"},
-	{"go codes", "", EngineGo, 0.1, false, "8efee239dc74e06a/00ab2a24e55890d5", "f4574b7c97031495"},
+	{"ggml fixed", "", EngineGGML, 0, false, false, "8efee239dc74e06a/00ab2a24e55890d5", "f42f312f1f13ff0a"},
+	{"ggml codes", "", EngineGGML, 0.1, false, false, "8efee239dc74e06a/00ab2a24e55890d5", "53e98ecc905c0092"},
+	{"ggml codes mixed lengths", "", EngineGGML, 0.1, true, false, "8efee239dc74e06a/00ab2a24e55890d5", "be316e5d928a290f"},
+	{"ggml codes additive", "speed", EngineGGML, 0.1, false, false, "8efee239dc74e06a/b518a180e3698e5b", "8a2a2c88cfae8ba5"},
+	{"ggml fixed kept embeddings", "", EngineGGML, 0, false, true, "8efee239dc74e06a/0bac459e0c59640b", "8447aa1de0f3b54f"},
+	{"ggml codes kept embeddings", "", EngineGGML, 0.1, false, true, "8efee239dc74e06a/0bac459e0c59640b", "837472c9fb429ee9"},
+	{"go codes", "", EngineGo, 0.1, false, false, "8efee239dc74e06a/00ab2a24e55890d5", "f4574b7c97031495"},
 }
 
 func sha(t *testing.T, p string) string {
@@ -41,13 +47,26 @@ func sha(t *testing.T, p string) string {
 func TestRunBytesUnchanged(t *testing.T) {
 	record := envconfig.FinetuneRecord.Set()
 	dir := t.TempDir()
+	orig := filepath.Join(dir, "tiny.gguf")
+	cfg := testmodels.Presets["tiny"]
+	cfg.Layers = 1
+	if err := testmodels.Generate(orig, cfg); err != nil {
+		t.Fatal(err)
+	}
 	pqs := map[string]string{}
-	var orig string
 	for _, c := range runBytesCases {
-		pq, ok := pqs[c.prefer]
+		key := fmt.Sprintf("%s-%v", c.prefer, c.keep)
+		pq, ok := pqs[key]
 		if !ok {
-			orig, pq = tinyPQPrefer(t, dir, c.prefer)
-			pqs[c.prefer] = pq
+			pq = filepath.Join(dir, key+".pq.gguf")
+			co := converter.Options{BPW: 2.5, Threads: 2, Prefer: converter.Prefer(c.prefer)}
+			if c.keep {
+				co.KeepEmbeddings, co.BPW = true, 6 // tiny's embedding and head are most of it
+			}
+			if _, err := converter.Convert(context.Background(), orig, pq, co); err != nil {
+				t.Fatal(err)
+			}
+			pqs[key] = pq
 		}
 		seqs := randomSeqs(10, 24, 320)
 		if c.mixed {
@@ -68,7 +87,7 @@ func TestRunBytesUnchanged(t *testing.T) {
 		got := sha(t, out)
 		switch {
 		case record:
-			t.Logf("{%q, %q, %q, %g, %v, %q, %q},", c.name, c.prefer, c.engine, c.codeLR, c.mixed, in, got)
+			t.Logf("{%q, %q, %q, %g, %v, %v, %q, %q},", c.name, c.prefer, c.engine, c.codeLR, c.mixed, c.keep, in, got)
 		case in != c.in:
 			t.Skipf("%s: inputs are %s, recorded %s: the converter or generator changed, re-record", c.name, in, c.in)
 		case got != c.out:
