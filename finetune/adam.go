@@ -7,13 +7,17 @@ import "math"
 // that codebook entries near 1 and row scales near 0.01 move alike in relative terms.
 type paramGroup struct {
 	x, g, m, v []float32
-	lr         float64
+	// grad, when g is nil, gives the gradient at each update, given a
+	// scratch buffer of len(x) values it may fill and return.
+	grad func(buf []float32) []float32
+	lr   float64
 }
 
 type adam struct {
 	groups            []*paramGroup
 	beta1, beta2, eps float64
 	step              int
+	buf               []float32 // grad's scratch, shared by the groups in turn
 }
 
 func newAdam() *adam { return &adam{beta1: 0.9, beta2: 0.999, eps: 1e-12} }
@@ -31,6 +35,13 @@ func (a *adam) add(x, g []float32, rel float64) {
 	a.groups = append(a.groups, &paramGroup{x: x, g: g, m: make([]float32, len(x)), v: make([]float32, len(x)), lr: rel * rms})
 }
 
+// addFrom is add with a gradient that grad gives at each update (read from
+// where it was computed) instead of one kept in a buffer.
+func (a *adam) addFrom(x []float32, grad func(buf []float32) []float32, rel float64) {
+	a.add(x, nil, rel)
+	a.groups[len(a.groups)-1].grad = grad
+}
+
 // update takes one Adam step with the learning rates multiplied by mult.
 func (a *adam) update(mult float64) {
 	a.step++
@@ -38,7 +49,14 @@ func (a *adam) update(mult float64) {
 	c2 := 1 - math.Pow(a.beta2, float64(a.step))
 	for _, p := range a.groups {
 		lr := p.lr * mult
-		for i, g := range p.g {
+		grad := p.g
+		if p.grad != nil {
+			if cap(a.buf) < len(p.x) {
+				a.buf = make([]float32, len(p.x))
+			}
+			grad = p.grad(a.buf[:len(p.x)])
+		}
+		for i, g := range grad {
 			m := a.beta1*float64(p.m[i]) + (1-a.beta1)*float64(g)
 			v := a.beta2*float64(p.v[i]) + (1-a.beta2)*float64(g)*float64(g)
 			p.m[i], p.v[i] = float32(m), float32(v)

@@ -18,9 +18,13 @@ type ggmlEngine struct {
 	tables  []int          // slot of m.tables[i]
 	tensors []int          // slot of m.tensors[i]
 	norms   map[string]int // slot of each trained norm
-	gDense  [][]float32    // gradient of each rebuilt PQ weight (when wantDense)
-	gNorm   map[string][]float32
-	codes   []int32 // scratch for uploading codes
+	dense   bool           // the graph gives each rebuilt PQ weight's gradient (wantDense)
+	// gDense holds those gradients summed over a batch's graphs, once
+	// keepDenseGrads asked for them; until then denseGrad reads them from the
+	// trainer, so that they are not kept twice.
+	gDense [][]float32
+	gNorm  map[string][]float32
+	codes  []int32 // scratch for uploading codes
 }
 
 // denseShape is a Llama tensor's ggml shape (ne0 = input width, ne1 = rows).
@@ -41,9 +45,10 @@ func denseShape(c Config, name string) (ne0, ne1 int) {
 }
 
 // newGGMLEngine declares and uploads m; wantDense keeps the gradient of
-// every rebuilt weight (the straight-through index step needs it).
+// every rebuilt weight (the straight-through index step needs it). A lean
+// m's fixed tensors are read from its file one at a time as they are uploaded.
 func newGGMLEngine(c Config, m *pqModel, threads int, wantDense bool) (*ggmlEngine, error) {
-	e := &ggmlEngine{c: c, m: m, norms: map[string]int{}, gNorm: map[string][]float32{}}
+	e := &ggmlEngine{c: c, m: m, dense: wantDense, norms: map[string]int{}, gNorm: map[string][]float32{}}
 	e.tr = bridge.NewTrainer(bridge.TrainConfig{Dim: c.Dim, Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, FF: c.FF,
 		Vocab: c.Vocab, HeadDim: c.HeadDim, RopeDims: c.RopeDims, RopeBase: c.RopeBase, Eps: c.Eps, Threads: threads})
 	slotOf := map[*pqTable]int{}
@@ -63,42 +68,70 @@ func newGGMLEngine(c Config, m *pqModel, threads int, wantDense bool) (*ggmlEngi
 		}
 		e.tensors = append(e.tensors, h)
 		isPQ[t.name] = true
-		if wantDense {
-			e.gDense = append(e.gDense, make([]float32, t.rows*t.cols))
-		}
 	}
 	trained := map[string]bool{}
 	for _, n := range m.norms {
 		trained[n] = true
 	}
-	named := m.w.Named()
-	consts := map[int][]float32{}
-	for _, n := range sortedKeys(named) {
-		if isPQ[n] || (n == "output.weight" && m.w.Tied()) {
+	consts := map[int]string{}
+	for _, n := range sortedKeys(m.sizes) {
+		if isPQ[n] {
 			continue
 		}
 		ne0, ne1 := denseShape(c, n)
-		if ne0*ne1 != len(named[n]) {
+		if ne0*ne1 != m.sizes[n] {
 			e.close()
-			return nil, fmt.Errorf("fine-tuning on ggml: %s has %d values, want %d x %d", n, len(named[n]), ne0, ne1)
+			return nil, fmt.Errorf("fine-tuning on ggml: %s has %d values, want %d x %d", n, m.sizes[n], ne0, ne1)
 		}
 		h := e.tr.Dense(n, ne0, ne1, trained[n])
 		if trained[n] {
 			e.norms[n] = h
-			e.gNorm[n] = make([]float32, len(named[n]))
+			e.gNorm[n] = make([]float32, m.sizes[n])
 		} else {
-			consts[h] = named[n]
+			consts[h] = n
 		}
 	}
 	if err := e.tr.Alloc(); err != nil {
 		e.close()
 		return nil, err
 	}
-	for h, x := range consts {
+	for h, n := range consts {
+		x, err := m.fixed(n)
+		if err != nil {
+			e.close()
+			return nil, err
+		}
 		e.tr.Set(h, x)
 	}
 	e.upload(true)
+	if !wantDense {
+		e.codes = nil // the codes are uploaded once: with wantDense (indices moving), after every step
+	}
 	return e, nil
+}
+
+// keepDenseGrads makes run keep each rebuilt weight's gradient in Go,
+// summed over the graphs of a batch (a batch of several sequence lengths
+// runs one graph per length, and the trainer holds only the last one's).
+func (e *ggmlEngine) keepDenseGrads() {
+	if !e.dense || e.gDense != nil {
+		return
+	}
+	for _, t := range e.m.tensors {
+		e.gDense = append(e.gDense, make([]float32, t.rows*t.cols))
+	}
+}
+
+// denseGrad is the gradient of m.tensors[i]'s rebuilt weight from the last
+// batch: gDense's when kept, else read from the trainer into buf.
+func (e *ggmlEngine) denseGrad(i int, buf []float32) []float32 {
+	if e.gDense != nil {
+		return e.gDense[i]
+	}
+	if !e.tr.Grad(e.tensors[i], 1, buf) {
+		clear(buf)
+	}
+	return buf
 }
 
 func (e *ggmlEngine) close() { e.tr.Close() }
@@ -108,9 +141,8 @@ func (e *ggmlEngine) upload(codes bool) {
 	for i, tb := range e.m.tables {
 		e.tr.Set(e.tables[i], tb.lut)
 	}
-	named := e.m.w.Named()
 	for n, h := range e.norms {
-		e.tr.Set(h, named[n])
+		e.tr.Set(h, e.m.normW[n])
 	}
 	for i, t := range e.m.tensors {
 		if t.scales != nil {

@@ -131,6 +131,7 @@ func TestGGMLGradientsMatchGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.keepDenseGrads()
 		kl, err := e.run(seqs, te, scale, true, true)
 		e.close()
 		if err != nil {
@@ -142,6 +143,7 @@ func TestGGMLGradientsMatchGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		e1.keepDenseGrads()
 		saved := map[string][]float32{}
 		for _, tb := range m.tables {
 			saved[tb.name] = append([]float32(nil), tb.gLUT...)

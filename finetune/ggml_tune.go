@@ -62,7 +62,11 @@ func (tu *ggmlTuner) byLength(ids []int) [][]int {
 
 func (tu *ggmlTuner) eval(ids []int, scale float32, grad bool) (float64, error) {
 	var kl float64
-	for gi, g := range tu.byLength(ids) {
+	groups := tu.byLength(ids)
+	if grad && len(groups) > 1 {
+		tu.e.keepDenseGrads() // summed over the graphs; one graph's stay in the trainer
+	}
+	for gi, g := range groups {
 		seqs, te := make([][]int32, len(g)), make([]*bridge.Teacher, len(g))
 		for j, i := range g {
 			seqs[j], te[j] = tu.seqs[i], tu.teacher[i]
@@ -154,13 +158,16 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	}
 	defer e.close()
 	tu := &ggmlTuner{e: e, seqs: seqs, teacher: teacher, threads: threads}
+	if !codes && m.w == nil {
+		m.dropIndices() // fixed: the trainer has them
+	}
 
 	train, held, rep := splitHeldOut(seqs)
 	opt := m.optimizer(o, e.gNorm) // the same parameter groups, in the same order, as the Go pass
 	if codes {
 		for i, t := range m.tensors {
-			t.shadow = slices.Clone(t.dense)
-			opt.add(t.shadow, e.gDense[i], o.CodeLR)
+			t.initShadow()
+			opt.addFrom(t.shadow, func(buf []float32) []float32 { return e.denseGrad(i, buf) }, o.CodeLR)
 		}
 	}
 	// One thread until the probe has timed both counts.
@@ -178,7 +185,27 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 		},
 		step: func(batch []int, mult float64) error { return tu.step(batch, opt, mult, codes) },
 	}
-	return loop.run(ctx, o, m, seqs, train, held, rep)
+	if rep, err = loop.run(ctx, o, m, seqs, train, held, rep); err != nil {
+		return nil, err
+	}
+	for _, t := range m.tensors {
+		t.shadow = nil // m holds the best epoch's indices: the writer needs no shadows
+	}
+	if o.Log != nil {
+		const gib = 1 << 30
+		st, cb := e.tr.Bytes()
+		line := fmt.Sprintf("finetune (ggml): trainer %.2f GiB of tensors and %.2f GiB of compute buffer", float64(st)/gib, float64(cb)/gib)
+		if codes {
+			var n int64
+			for _, t := range m.tensors {
+				n += int64(t.rows * t.cols)
+			}
+			// f32 shadows and Adam's two moments: 12 bytes per PQ weight.
+			line += fmt.Sprintf("; %.2f GiB of shadow weights and their Adam state (--finetune-code-lr 0: none)", float64(12*n)/gib)
+		}
+		o.Log(line)
+	}
+	return rep, nil
 }
 
 // threadProbe picks the compute thread count by measurement. ggml's CPU

@@ -147,6 +147,63 @@ func (w *Weights) Named() map[string][]float32 {
 	return m
 }
 
+// weightSizes maps each tensor name of a Llama model of shape c to its
+// number of values, as NewWeights(c, tied).Named() holds them (with tied,
+// output.weight is the embedding and is not listed).
+func weightSizes(c Config, tied bool) map[string]int {
+	kv := c.KVHeads * c.HeadDim
+	m := map[string]int{"token_embd.weight": c.Vocab * c.Dim, "output_norm.weight": c.Dim}
+	if !tied {
+		m["output.weight"] = c.Vocab * c.Dim
+	}
+	for l := 0; l < c.Layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		for n, size := range map[string]int{"attn_norm": c.Dim, "ffn_norm": c.Dim, "attn_q": c.Dim * c.Dim, "attn_k": kv * c.Dim,
+			"attn_v": kv * c.Dim, "attn_output": c.Dim * c.Dim, "ffn_gate": c.FF * c.Dim, "ffn_up": c.FF * c.Dim, "ffn_down": c.Dim * c.FF} {
+			m[p+n+".weight"] = size
+		}
+	}
+	return m
+}
+
+// lookTensor finds the tensor name of g and checks that it holds size
+// values; ok is false (and err nil) for a tied output head, which g need not have.
+func lookTensor(g *gguf.File, name string, size int, tied bool) (t *gguf.TensorInfo, ok bool, err error) {
+	t, ok = g.Tensor(name)
+	if !ok {
+		if name == "output.weight" && tied {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("%s: tensor %q missing", g.Path, name)
+	}
+	if int(t.Elements()) != size {
+		return nil, false, fmt.Errorf("%s: tensor %q has %d values, want %d", g.Path, name, t.Elements(), size)
+	}
+	return t, true, nil
+}
+
+// checkTensors checks, without reading, what Weights.Load would read: every
+// tensor of sizes (but those skip names) is in g with its size, in a type
+// ReadTensorF32 converts.
+func checkTensors(g *gguf.File, sizes map[string]int, tied bool, skip func(name string) bool) error {
+	for _, n := range sortedKeys(sizes) {
+		if skip != nil && skip(n) {
+			continue
+		}
+		t, ok, err := lookTensor(g, n, sizes[n], tied)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if _, err := gguf.ToFloat32(t.Type, nil, 0); err != nil { // no data: only the type is checked
+			return fmt.Errorf("%s: tensor %q: %w", g.Path, n, err)
+		}
+	}
+	return nil
+}
+
 // Load reads the tensors of w from g as float32, checking shapes; those
 // skip names (PQ tensors, rebuilt from their tables) are left alone.
 func (w *Weights) Load(g *gguf.File, skip func(name string) bool) error {
@@ -154,15 +211,12 @@ func (w *Weights) Load(g *gguf.File, skip func(name string) bool) error {
 		if skip != nil && skip(name) {
 			continue
 		}
-		t, ok := g.Tensor(name)
-		if !ok {
-			if name == "output.weight" && w.Tied() {
-				continue
-			}
-			return fmt.Errorf("%s: tensor %q missing", g.Path, name)
+		t, ok, err := lookTensor(g, name, len(dst), w.Tied())
+		if err != nil {
+			return err
 		}
-		if int(t.Elements()) != len(dst) {
-			return fmt.Errorf("%s: tensor %q has %d values, want %d", g.Path, name, t.Elements(), len(dst))
+		if !ok {
+			continue
 		}
 		x, err := g.ReadTensorF32(t)
 		if err != nil {

@@ -75,30 +75,53 @@ type pqTensor struct {
 	table      *pqTable
 	scales     []float32 // nil when the file has none (then 1, not trained)
 	gScales    []float32
-	dense      []float32 // the slice of the model's Weights it is materialized into
+	dense      []float32 // the slice of the model's Weights it is materialized into; nil in a lean model
 }
 
 // pqModel is what fine-tuning may change in a PocketGGUF: codebooks, row
 // scales and f32 norm weights; everything else is fixed.
+//
+// A dense model (loadPQModel, the Go engine's) holds the whole model as f32
+// Weights with every PQ weight materialized; a lean one (loadPQModelLean, the
+// ggml engine's, where the trainer rebuilds PQ weights itself) holds no
+// Weights: only the trained norms, and the file to read the other tensors
+// from when the trainer is set up.
 type pqModel struct {
-	w       *Weights
+	w       *Weights // nil when lean
+	src     *gguf.File
+	sizes   map[string]int // number of values of each Llama tensor (weightSizes)
+	tied    bool           // no output.weight: the head is the embedding
 	tables  []*pqTable
 	tensors []*pqTensor
-	norms   []string // f32 1-D tensors that are trained
+	norms   []string             // f32 1-D tensors that are trained
+	normW   map[string][]float32 // their values (in w when dense)
 }
 
 // loadPQModel reads a PocketGGUF into dense weights plus its PQ structure.
-func loadPQModel(g *gguf.File, c Config) (*pqModel, error) {
+func loadPQModel(g *gguf.File, c Config) (*pqModel, error) { return readPQModel(g, c, true) }
+
+// loadPQModelLean reads a PocketGGUF's PQ structure and trained norms only.
+func loadPQModelLean(g *gguf.File, c Config) (*pqModel, error) { return readPQModel(g, c, false) }
+
+func readPQModel(g *gguf.File, c Config, dense bool) (*pqModel, error) {
 	tables, tensors, err := format.Read(g)
 	if err != nil {
 		return nil, err
 	}
-	w := NewWeights(c, !HasOutput(g))
-	named := w.Named()
-	if err := w.Load(g, func(n string) bool { return tensors[n] != nil }); err != nil {
-		return nil, err
+	tied := !HasOutput(g)
+	m := &pqModel{src: g, sizes: weightSizes(c, tied), tied: tied, normW: map[string][]float32{}}
+	var named map[string][]float32
+	if dense {
+		m.w = NewWeights(c, tied)
+		named = m.w.Named()
+		if err := m.w.Load(g, func(n string) bool { return tensors[n] != nil }); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := checkTensors(g, m.sizes, tied, func(n string) bool { return tensors[n] != nil }); err != nil {
+			return nil, err
+		}
 	}
-	m := &pqModel{w: w}
 	byName := map[string]*pqTable{}
 	for _, n := range sortedKeys(tables) {
 		tb := tables[n]
@@ -108,20 +131,19 @@ func loadPQModel(g *gguf.File, c Config) (*pqModel, error) {
 	}
 	for _, n := range sortedKeys(tensors) {
 		src := tensors[n]
-		dst, ok := named[n]
+		size, ok := m.sizes[n]
 		if !ok {
 			return nil, fmt.Errorf("%s: PQ tensor %q is not a Llama weight fine-tuning knows", g.Path, n)
 		}
 		rows, cols := int(src.Info.Rows()), int(src.Info.Cols())
-		if rows*cols != len(dst) {
-			return nil, fmt.Errorf("%s: tensor %q has %d values, want %d", g.Path, n, rows*cols, len(dst))
+		if rows*cols != size {
+			return nil, fmt.Errorf("%s: tensor %q has %d values, want %d", g.Path, n, rows*cols, size)
 		}
 		raw, err := g.ReadTensor(src.Info)
 		if err != nil {
 			return nil, err
 		}
-		t := &pqTensor{name: n, ty: src.Type, rows: rows, cols: cols, v: src.Type.V, table: byName[src.Table], dense: dst,
-			idx: make([]uint32, rows*cols/src.Type.V)}
+		t := &pqTensor{name: n, ty: src.Type, rows: rows, cols: cols, v: src.Type.V, table: byName[src.Table], dense: named[n]}
 		t.idx = src.Indices(raw)
 		for j, id := range t.idx {
 			if src.Type.Additive() {
@@ -138,33 +160,104 @@ func loadPQModel(g *gguf.File, c Config) (*pqModel, error) {
 		}
 		m.tensors = append(m.tensors, t)
 	}
-	for _, n := range sortedKeys(named) {
-		if ti, ok := g.Tensor(n); ok && len(ti.Shape) == 1 && ti.Type == gguf.TypeF32 {
-			m.norms = append(m.norms, n)
+	for _, n := range sortedKeys(m.sizes) {
+		ti, ok := g.Tensor(n)
+		if !ok || len(ti.Shape) != 1 || ti.Type != gguf.TypeF32 {
+			continue
+		}
+		m.norms = append(m.norms, n)
+		if dense {
+			m.normW[n] = named[n]
+		} else if m.normW[n], err = g.ReadTensorF32(ti); err != nil {
+			return nil, err
 		}
 	}
 	m.materialize()
 	return m, nil
 }
 
-// materialize rebuilds every PQ weight from the current tables and scales.
+// fixed is the f32 value of a tensor that fine-tuning does not change (the
+// embedding, a head kept in its own type): the dense model's, or read from
+// the file for a lean one.
+func (m *pqModel) fixed(n string) ([]float32, error) {
+	if m.w != nil {
+		return m.w.Named()[n], nil
+	}
+	t, ok, err := lookTensor(m.src, n, m.sizes[n], m.tied)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: tensor %q missing", m.src.Path, n)
+	}
+	return m.src.ReadTensorF32(t)
+}
+
+// materialize rebuilds every PQ weight that has a dense slice from the
+// current tables and scales.
 func (m *pqModel) materialize() {
 	for _, t := range m.tensors {
-		per, v, lut := t.cols/t.v, t.v, t.table.lut
-		for r := 0; r < t.rows; r++ {
-			s := float32(1)
-			if t.scales != nil {
-				s = t.scales[r]
-			}
-			row := t.dense[r*t.cols : (r+1)*t.cols]
-			for j, id := range t.idx[r*per : (r+1)*per] {
-				e := lut[int(id)*v : int(id)*v+v]
-				for k := range e {
-					row[j*v+k] = s * e[k]
-				}
+		if t.dense != nil {
+			t.rebuild(t.dense)
+		}
+	}
+}
+
+// rebuild writes the weight the tensor's indices, table and scales make
+// into dst (rows·cols values): the FORMAT.md decode rule.
+func (t *pqTensor) rebuild(dst []float32) { t.decode(t.idx, dst) }
+
+// decode is rebuild from the indices idx.
+func (t *pqTensor) decode(idx []uint32, dst []float32) {
+	per, v, lut := t.cols/t.v, t.v, t.table.lut
+	for r := 0; r < t.rows; r++ {
+		s := float32(1)
+		if t.scales != nil {
+			s = t.scales[r]
+		}
+		row := dst[r*t.cols : (r+1)*t.cols]
+		for j, id := range idx[r*per : (r+1)*per] {
+			e := lut[int(id)*v : int(id)*v+v]
+			for k := range e {
+				row[j*v+k] = s * e[k]
 			}
 		}
 	}
+}
+
+// dropIndices frees the indices of a lean model whose indices stay fixed
+// once the trainer holds its own copy: write reads them from the file again
+// (indices) and copies the tensors' data unchanged (packed).
+func (m *pqModel) dropIndices() {
+	for _, t := range m.tensors {
+		if t.shadow == nil {
+			t.idx = nil
+		}
+	}
+}
+
+// indices are t's indices: its own, or read from the file again when dropped.
+func (m *pqModel) indices(t *pqTensor) ([]uint32, error) {
+	if t.idx != nil {
+		return t.idx, nil
+	}
+	ti, ok := m.src.Tensor(t.name)
+	if !ok {
+		return nil, fmt.Errorf("%s: tensor %q missing", m.src.Path, t.name)
+	}
+	pt := &format.Tensor{Info: ti, Type: t.ty}
+	raw, err := m.src.ReadTensor(ti)
+	if err != nil {
+		return nil, err
+	}
+	return pt.Indices(raw), nil
+}
+
+// initShadow starts the tensor's straight-through shadow weights at the
+// weight it rebuilds now.
+func (t *pqTensor) initShadow() {
+	t.shadow = make([]float32, t.rows*t.cols)
+	t.rebuild(t.shadow)
 }
 
 // pullGradients turns the dense gradients g into gradients of the codebooks
@@ -278,7 +371,7 @@ func relRMSE(orig, got []float32) float32 {
 // state is a copy of what training changes.
 type state struct {
 	params [][]float32
-	idx    [][]uint32
+	idx    [][]uint32 // nil for a tensor whose indices do not move
 }
 
 func (m *pqModel) snapshot() state {
@@ -287,7 +380,11 @@ func (m *pqModel) snapshot() state {
 		s.params = append(s.params, slices.Clone(x))
 	}
 	for _, t := range m.tensors {
-		s.idx = append(s.idx, slices.Clone(t.idx))
+		var idx []uint32
+		if t.shadow != nil { // indices move only with shadow weights
+			idx = slices.Clone(t.idx)
+		}
+		s.idx = append(s.idx, idx)
 	}
 	return s
 }
@@ -297,7 +394,9 @@ func (m *pqModel) restore(s state) {
 		copy(x, s.params[i])
 	}
 	for i, t := range m.tensors {
-		copy(t.idx, s.idx[i])
+		if s.idx[i] != nil {
+			copy(t.idx, s.idx[i])
+		}
 	}
 	m.refreshLUTs()
 	m.materialize()
@@ -349,8 +448,11 @@ func (t *pqTensor) reassign() {
 }
 
 // packed is the tensor's data: its indices in the type's layout (2-D
-// weights: one slice of all rows).
+// weights: one slice of all rows); nil when they were dropped unchanged.
 func (t *pqTensor) packed() []byte {
+	if t.idx == nil {
+		return nil
+	}
 	out := make([]byte, t.rows*t.ty.RowBytes(t.cols))
 	format.PackTensor(t.ty, t.rows, t.cols, t.idx, out)
 	return out
@@ -369,9 +471,8 @@ func (m *pqModel) trainable() [][]float32 {
 			xs = append(xs, t.scales)
 		}
 	}
-	named := m.w.Named()
 	for _, n := range m.norms {
-		xs = append(xs, named[n])
+		xs = append(xs, m.normW[n])
 	}
 	return xs
 }

@@ -166,6 +166,9 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 			}
 		}
 	}
+	if m.w == nil {
+		return nil, fmt.Errorf("fine-tuning on the Go engine needs the dense model (loadPQModel)")
+	}
 	o.Batch = max(1, o.Batch)
 	tokens := 0
 	for _, s := range seqs {
@@ -192,9 +195,8 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 
 	train, held, rep := splitHeldOut(seqs)
 	tu.normGrads = map[string][]float32{}
-	named := m.w.Named()
 	for _, n := range m.norms {
-		tu.normGrads[n] = make([]float32, len(named[n]))
+		tu.normGrads[n] = make([]float32, len(m.normW[n]))
 	}
 	opt := m.optimizer(o, tu.normGrads)
 
@@ -202,7 +204,7 @@ func tune(ctx context.Context, c Config, teacher *Weights, m *pqModel, seqs [][]
 		tu.codes = true
 		grads := tu.lanes[0].Named()
 		for _, t := range m.tensors {
-			t.shadow = slices.Clone(t.dense)
+			t.initShadow()
 			opt.add(t.shadow, grads[t.name], o.CodeLR)
 		}
 	}
@@ -338,9 +340,8 @@ func (m *pqModel) optimizer(o Options, normGrads map[string][]float32) *adam {
 			opt.add(t.scales, t.gScales, o.LR)
 		}
 	}
-	named := m.w.Named()
 	for _, n := range m.norms {
-		opt.add(named[n], normGrads[n], o.LR)
+		opt.add(m.normW[n], normGrads[n], o.LR)
 	}
 	return opt
 }
