@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -160,6 +161,9 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 	tu := &ggmlTuner{e: e, seqs: seqs, teacher: teacher, threads: threads}
 	if !codes && m.w == nil {
 		m.dropIndices() // fixed: the trainer has them
+		// Back to the system now: nothing else would collect them before
+		// the trainer's compute buffer grows (3.8 GB for a 7B model).
+		debug.FreeOSMemory()
 	}
 
 	train, held, rep := splitHeldOut(seqs)
