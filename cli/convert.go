@@ -102,7 +102,7 @@ func runConvert(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	shape := recipe.ShapeOf(g, c.Int("gptq-max-cols"), recipe.CovBudget)
+	shape := recipe.ShapeOf(g, c.Int("gptq-max-cols"))
 	err = converter.Check(g, opt)
 	g.Close()
 	if err != nil {
@@ -120,7 +120,7 @@ func runConvert(c *cli.Context) error {
 	defer stop()
 	opt.TempCreated = registerTemp
 	job := recipe.Job{In: in, Out: out, Plan: plan, Convert: opt, Finetune: fo, Calib: calibOptions(c),
-		GPTQMaxCols: c.Int("gptq-max-cols"), CovBudget: recipe.CovBudget, Scratch: registerTemp}
+		GPTQMaxCols: c.Int("gptq-max-cols"), Scratch: registerTemp}
 	res, err := recipe.Run(ctx, job)
 	pr.Finish()
 	if err != nil {

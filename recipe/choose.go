@@ -2,8 +2,12 @@ package recipe
 
 import (
 	"fmt"
+
 	"strings"
 	"time"
+
+	"github.com/pocketgguf/pocketgguf/calib"
+	"github.com/pocketgguf/pocketgguf/finetune"
 )
 
 // Source is where calibration text comes from.
@@ -82,17 +86,12 @@ const (
 	// 1.49 → 1.14 at 2.5, 0.72 → 0.61 at 3; docs/QUALITY.md); the held-out
 	// split keeps the best epoch, so more cannot make it worse.
 	MaxEpochs = 30
-	// DefaultEpochs are --finetune's epochs when the budget does not choose
-	// (--fast --finetune).
-	DefaultEpochs = 10
-	// DefaultChunks × Ctx tokens is the calibration the quality figures used.
-	DefaultChunks = 100
 )
 
-// fewerChunks are the calibration sizes tried, largest first, when the
-// default does not fit: GPTQ and importance weights still help at 16
+// fewerChunks are the calibration sizes tried, largest first (the default
+// is what the quality figures used), when the default does not fit: GPTQ and importance weights still help at 16
 // chunks, and fine-tuning needs held-out chunks beside its training ones.
-var fewerChunks = []int{DefaultChunks, 64, 32, 16}
+var fewerChunks = []int{calib.DefaultChunks, 64, 32, 16}
 
 // Choose picks the strongest plan whose estimate fits r.Budget, keeping every
 // step the flags pinned. In strength order: calibration with GPTQ and as
@@ -164,13 +163,13 @@ func fixed(s Shape, r Request) Plan {
 		}
 	}
 	if p.Chunks == 0 {
-		p.Chunks = DefaultChunks
+		p.Chunks = calib.DefaultChunks
 	}
 	p.GPTQ = p.Calibrated() && r.GPTQ != Off
 	if r.Finetune == On {
 		p.Epochs = r.Epochs
 		if p.Epochs == 0 {
-			p.Epochs = DefaultEpochs
+			p.Epochs = finetune.DefaultOptions().Epochs // --fast --finetune: what --finetune always ran
 		}
 	}
 	p.Est = s.estimate(p)
@@ -210,8 +209,8 @@ func dropped(p Plan, r Request) []string {
 	if p.Calibrated() && r.GPTQ == Auto && !p.GPTQ {
 		out = append(out, "GPTQ: "+over)
 	}
-	if p.Calibrated() && r.Chunks == 0 && p.Chunks < DefaultChunks {
-		out = append(out, fmt.Sprintf("calibration: %d chunks, fewer than %d, to fit --time-budget %s", p.Chunks, DefaultChunks, fmtDuration(r.Budget)))
+	if p.Calibrated() && r.Chunks == 0 && p.Chunks < calib.DefaultChunks {
+		out = append(out, fmt.Sprintf("calibration: %d chunks, fewer than %d, to fit --time-budget %s", p.Chunks, calib.DefaultChunks, fmtDuration(r.Budget)))
 	}
 	if r.Finetune == Auto && p.Epochs == 0 && p.Calibrated() {
 		out = append(out, "fine-tuning: "+over)

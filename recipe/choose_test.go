@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketgguf/pocketgguf/calib"
+	"github.com/pocketgguf/pocketgguf/finetune"
 	"github.com/pocketgguf/pocketgguf/gguf"
 	"github.com/pocketgguf/pocketgguf/testmodels"
 )
@@ -30,7 +32,7 @@ func TestFastRunsOnlyPinnedSteps(t *testing.T) {
 	r := req(0)
 	r.Finetune = On
 	p = Choose(stories, r)
-	if p.Source != SourceSelf || !p.GPTQ || p.Chunks != DefaultChunks || p.Epochs != DefaultEpochs {
+	if p.Source != SourceSelf || !p.GPTQ || p.Chunks != calib.DefaultChunks || p.Epochs != finetune.DefaultOptions().Epochs {
 		t.Fatalf("--fast --finetune: %+v", p)
 	}
 	r = req(0)
@@ -42,7 +44,7 @@ func TestFastRunsOnlyPinnedSteps(t *testing.T) {
 
 func TestBudgetBuysTheFullRecipeOnASmallModel(t *testing.T) {
 	p := Choose(stories, req(DefaultBudget))
-	if p.Source != SourceSelf || !p.GPTQ || p.Chunks != DefaultChunks || p.Epochs != MaxEpochs {
+	if p.Source != SourceSelf || !p.GPTQ || p.Chunks != calib.DefaultChunks || p.Epochs != MaxEpochs {
 		t.Fatalf("stories260K under the default budget: %+v, want self-calibration, GPTQ, %d epochs", p, MaxEpochs)
 	}
 	if p.Est.Total() > DefaultBudget || len(p.Notes) != 0 {
@@ -144,14 +146,14 @@ func TestShapeOfFiles(t *testing.T) {
 	for i := range g.Tensors {
 		params += int64(g.Tensors[i].Elements())
 	}
-	s := ShapeOf(g, 4096, 2<<30)
+	s := ShapeOf(g, 4096)
 	if s.Params != params || s.Bytes < params*4 || s.Finetune != nil || s.CovFMA == 0 {
 		t.Fatalf("tiny: %+v (params %d)", s, params)
 	}
-	if n := ShapeOf(g, 1, 2<<30); n.CovFMA != 0 {
+	if n := ShapeOf(g, 1); n.CovFMA != 0 {
 		t.Fatalf("--gptq-max-cols 1: CovFMA %d", n.CovFMA)
 	}
-	if n := ShapeOf(g, 4096, 8*64*64); n.CovFMA != 64*64/2 {
+	if n := shapeOf(g, 4096, 8*64*64); n.CovFMA != 64*64/2 {
 		t.Fatalf("room for one 64-wide covariance: CovFMA %d", n.CovFMA)
 	}
 }

@@ -32,9 +32,9 @@ type Job struct {
 	// Calib says how the model runs over calibration text; Run sets Ctx,
 	// Chunks and the covariance width from the plan.
 	Calib llamacalib.Options
-	// GPTQMaxCols and CovBudget bound the covariances GPTQ collects.
+	// GPTQMaxCols is --gptq-max-cols: GPTQ's covariances only for inputs at
+	// most this wide (and within CovBudget in all).
 	GPTQMaxCols int
-	CovBudget   int64
 	// Scratch, when set, is told the path of the converted file that
 	// fine-tuning reads, as soon as it is known, so a signal handler can
 	// remove it.
@@ -102,7 +102,7 @@ func (j *Job) calibrate() (string, error) {
 		co.Chunks = 0 // all of the sampled text
 	}
 	if j.Plan.GPTQ {
-		co.CovMaxCols, co.CovBudget = j.GPTQMaxCols, j.CovBudget
+		co.CovMaxCols, co.CovBudget = j.GPTQMaxCols, CovBudget
 	}
 	st, err := llamacalib.Collect(j.In, text, source, co)
 	if err != nil {

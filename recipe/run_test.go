@@ -23,7 +23,7 @@ func TestRunWritesOnlyOut(t *testing.T) {
 	ft := finetune.DefaultOptions()
 	job := Job{In: in, Plan: Plan{Source: SourceSelf, Chunks: 4, Ctx: 32, GPTQ: true, Epochs: 1},
 		Convert: converter.Options{BPW: 3, Seed: 1, Prefer: converter.PreferSpeed}, Finetune: ft,
-		GPTQMaxCols: DefaultGPTQMaxCols, CovBudget: CovBudget}
+		GPTQMaxCols: DefaultGPTQMaxCols}
 	job.Calib.Quiet = true
 
 	outDir := t.TempDir()

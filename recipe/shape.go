@@ -25,9 +25,13 @@ type Shape struct {
 	Finetune error
 }
 
-// ShapeOf reads a model's shape from its header. gptqMaxCols and covBudget
-// are convert's --gptq-max-cols and its covariance memory cap.
-func ShapeOf(g *gguf.File, gptqMaxCols int, covBudget int64) Shape {
+// ShapeOf reads a model's shape from its header. gptqMaxCols is convert's
+// --gptq-max-cols; the covariances also stop at CovBudget.
+func ShapeOf(g *gguf.File, gptqMaxCols int) Shape {
+	return shapeOf(g, gptqMaxCols, CovBudget)
+}
+
+func shapeOf(g *gguf.File, gptqMaxCols int, covBudget int64) Shape {
 	s := Shape{Path: g.Path, Arch: g.KVString("general.architecture")}
 	var covBytes int64
 	for i := range g.Tensors {

@@ -84,7 +84,7 @@ func (s *study) convertPocket(ctx context.Context, method string, bpw float64, o
 	if err != nil {
 		return "", err
 	}
-	shape := recipe.ShapeOf(g, recipe.DefaultGPTQMaxCols, recipe.CovBudget)
+	shape := recipe.ShapeOf(g, recipe.DefaultGPTQMaxCols)
 	g.Close()
 	plan := recipe.Choose(shape, recipe.Request{Budget: s.opt.Budget, Ctx: calib.DefaultCtx})
 	if s.opt.Budget > 0 {
@@ -102,7 +102,7 @@ func (s *study) convertPocket(ctx context.Context, method string, bpw float64, o
 		ft.Log = func(line string) { pr.Printf("%s", line) }
 	}
 	job := recipe.Job{In: s.opt.Model, Out: out, Plan: plan, Convert: opt, Finetune: ft,
-		Calib: llamacalib.Options{Threads: s.opt.Threads, Progress: pr}, GPTQMaxCols: recipe.DefaultGPTQMaxCols, CovBudget: recipe.CovBudget}
+		Calib: llamacalib.Options{Threads: s.opt.Threads, Progress: pr}, GPTQMaxCols: recipe.DefaultGPTQMaxCols}
 	_, err = recipe.Run(ctx, job)
 	pr.Finish()
 	return cmdLine, err
