@@ -162,8 +162,10 @@ func checkCalibFlags(c *cli.Context) error {
 		return fmt.Errorf("--gptq-max-cols %d: want a positive width", c.Int("gptq-max-cols"))
 	case c.Duration("time-budget") < 0:
 		return fmt.Errorf("--time-budget %s: want a positive duration (or --fast)", c.Duration("time-budget"))
-	case c.IsSet("calib-chunks") && c.Int("calib-chunks") < 1:
-		return fmt.Errorf("--calib-chunks %d: want at least 1", c.Int("calib-chunks"))
+	case c.IsSet("calib-chunks") && c.Int("calib-chunks") < 0:
+		return fmt.Errorf("--calib-chunks %d: want at least 1, or 0 for all of --calib-text", c.Int("calib-chunks"))
+	case c.IsSet("calib-chunks") && c.Int("calib-chunks") == 0 && c.String("calib-text") == "":
+		return fmt.Errorf("--calib-chunks 0 (all of the text) needs --calib-text; self-calibration samples at least 1 chunk")
 	}
 	return nil
 }
@@ -184,6 +186,7 @@ func recipeRequest(c *cli.Context, imatrix bool) recipe.Request {
 	}
 	if c.IsSet("calib-chunks") {
 		r.Chunks = c.Int("calib-chunks")
+		r.AllText = r.Chunks == 0 // checkCalibFlags allows 0 with --calib-text only
 	}
 	if c.IsSet("finetune-epochs") {
 		r.Epochs = c.Int("finetune-epochs")

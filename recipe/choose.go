@@ -52,7 +52,10 @@ type Request struct {
 	Source   Source
 	TextPath string // with SourceText
 	Chunks   int    // calibration chunks; 0: the budget's choice
-	Ctx      int    // tokens per chunk
+	// AllText calibrates on every chunk of the --calib-text file
+	// (--calib-chunks 0); Plan.Chunks is then 0.
+	AllText  bool
+	Ctx      int // tokens per chunk
 	GPTQ     Toggle
 	Finetune Toggle
 	Epochs   int // fine-tuning epochs; 0: the budget's choice
@@ -65,7 +68,7 @@ type Request struct {
 type Plan struct {
 	Source   Source // SourceNone, SourceSelf or SourceText
 	TextPath string
-	Chunks   int
+	Chunks   int // 0: all of the --calib-text file
 	Ctx      int
 	GPTQ     bool
 	Epochs   int // 0: no fine-tuning
@@ -121,7 +124,10 @@ func Choose(s Shape, r Request) Plan {
 // candidates lists the plans the pins allow, strongest first.
 func candidates(s Shape, r Request) []Plan {
 	chunkChoices := fewerChunks
-	if r.Chunks > 0 {
+	switch {
+	case r.AllText:
+		chunkChoices = []int{0}
+	case r.Chunks > 0:
 		chunkChoices = []int{r.Chunks}
 	}
 	var out []Plan
@@ -162,7 +168,7 @@ func fixed(s Shape, r Request) Plan {
 			p.Source = SourceSelf // fine-tuning needs text: sample it
 		}
 	}
-	if p.Chunks == 0 {
+	if p.Chunks == 0 && !r.AllText {
 		p.Chunks = calib.DefaultChunks
 	}
 	p.GPTQ = p.Calibrated() && r.GPTQ != Off
@@ -209,7 +215,7 @@ func dropped(p Plan, r Request) []string {
 	if p.Calibrated() && r.GPTQ == Auto && !p.GPTQ {
 		out = append(out, "GPTQ: "+over)
 	}
-	if p.Calibrated() && r.Chunks == 0 && p.Chunks < calib.DefaultChunks {
+	if p.Calibrated() && r.Chunks == 0 && !r.AllText && p.Chunks < calib.DefaultChunks {
 		out = append(out, fmt.Sprintf("calibration: %d chunks, fewer than %d, to fit --time-budget %s", p.Chunks, calib.DefaultChunks, fmtDuration(r.Budget)))
 	}
 	if r.Finetune == Auto && p.Epochs == 0 && p.Calibrated() {
@@ -231,7 +237,11 @@ func (p Plan) String() string {
 	case SourceSelf:
 		steps = append(steps, fmt.Sprintf("self-calibration %d × %d tokens (est. %s)", p.Chunks, p.Ctx, fmtDuration(p.Est.Sample+p.Est.Collect)))
 	case SourceText:
-		steps = append(steps, fmt.Sprintf("calibration on %s, at most %d × %d tokens (est. %s)", p.TextPath, p.Chunks, p.Ctx, fmtDuration(p.Est.Collect)))
+		size := fmt.Sprintf("at most %d × %d tokens", p.Chunks, p.Ctx)
+		if p.Chunks == 0 {
+			size = fmt.Sprintf("all of it in chunks of %d tokens, estimated as %d", p.Ctx, calib.DefaultChunks)
+		}
+		steps = append(steps, fmt.Sprintf("calibration on %s, %s (est. %s)", p.TextPath, size, fmtDuration(p.Est.Collect)))
 	}
 	if p.GPTQ {
 		steps = append(steps, "GPTQ")

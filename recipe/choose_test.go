@@ -178,3 +178,16 @@ func TestDefaultBudgetBuys(t *testing.T) {
 		}
 	}
 }
+
+// --calib-text FILE --calib-chunks 0 calibrates on all of the file, with or
+// without a budget, and the plan says so.
+func TestAllOfTheText(t *testing.T) {
+	for _, b := range []time.Duration{0, DefaultBudget} {
+		r := req(b)
+		r.Source, r.TextPath, r.AllText = SourceText, "t.txt", true
+		p := Choose(stories, r)
+		if p.Source != SourceText || p.Chunks != 0 || p.Est.Collect <= 0 || !strings.Contains(p.String(), "calibration on t.txt, all of it") {
+			t.Fatalf("budget %s: %s", b, p)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package recipe
 
 import (
 	"time"
+
+	"github.com/pocketgguf/pocketgguf/calib"
 )
 
 // Estimate is a plan's time per step on the reference machine.
@@ -55,7 +57,7 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // estimate is the cost model applied to a plan.
 func (s Shape) estimate(p Plan) Estimate {
 	var e Estimate
-	tokens := float64(p.Chunks * p.Ctx)
+	tokens := p.tokens()
 	P := float64(s.Params)
 	fwd := fwdBase + 2*P/fwdFLOPS
 	if p.Source == SourceSelf {
@@ -87,7 +89,7 @@ func (s Shape) estimate(p Plan) Estimate {
 // epochSeconds is one fine-tuning epoch: a step per training token and a
 // forward pass per held-out one (finetune keeps a fifth of the chunks out).
 func (s Shape) epochSeconds(p Plan) float64 {
-	tokens := float64(p.Chunks * p.Ctx)
+	tokens := p.tokens()
 	step := max(ftBase, float64(s.Params)*ftPerParam)
 	fwd := fwdBase + 2*float64(s.Params)/fwdFLOPS
 	return tokens*0.8*step + tokens*0.2*fwd
@@ -104,4 +106,14 @@ func (s Shape) epochsWithin(p Plan, budget time.Duration) int {
 		return 0
 	}
 	return min(MaxEpochs, int(left/per))
+}
+
+// tokens are the calibration tokens the plan reads. All of a text file
+// (--calib-chunks 0) is priced as the default chunk count: the shape does
+// not know the text's length.
+func (p Plan) tokens() float64 {
+	if p.Chunks == 0 {
+		return float64(calib.DefaultChunks * p.Ctx)
+	}
+	return float64(p.Chunks * p.Ctx)
 }
