@@ -30,6 +30,9 @@ type Imatrix struct {
 	CovMaxCols int
 	CovBudget  int64
 	covBytes   int64
+	// xT is the covariance update's transposed rows, reused across calls
+	// (a 4096-wide input over a 512-token ubatch is 16 MiB a weight).
+	xT []float64
 }
 
 // ImatrixTensor holds one weight's statistics.
@@ -176,9 +179,12 @@ func pocketGoImatrixAdd(handle C.uintptr_t, name *C.char, nExpert C.int64_t, typ
 	}
 	if ids == nil {
 		n := xne[1] * xne[2] * xne[3]
-		var xT []float64 // the rows transposed, for the covariance
+		var xT []float64 // the rows transposed, for the covariance; every entry is written below
 		if t.Cov != nil {
-			xT = make([]float64, ne0*n)
+			if int64(cap(m.xT)) < ne0*n {
+				m.xT = make([]float64, ne0*n)
+			}
+			xT = m.xT[:ne0*n]
 		}
 		k := int64(0)
 		for i3 := int64(0); i3 < xne[3]; i3++ {
