@@ -130,8 +130,7 @@ func runConvert(c *cli.Context) error {
 		return fmt.Errorf("convert: %w", err)
 	}
 	if ft := res.Finetune; ft != nil {
-		fmt.Printf("finetune: held-out KL %.4f -> %.4f (epoch %d of %d; %d training, %d held-out chunks)\n",
-			ft.StartKL, ft.BestKL, ft.BestEpoch, plan.Epochs, ft.Train, ft.Held)
+		fmt.Printf("finetune: %s\n", ft.String(plan.Epochs))
 	}
 	r := res.Convert
 	fmt.Printf("wrote %s: %d bytes, %.3f bits per weight (whole file, %d weights), %.2fx smaller than F16 (%d bytes), %.2fx smaller than the input, in %s\n",

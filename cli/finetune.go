@@ -84,8 +84,7 @@ func runFinetune(c *cli.Context) error {
 		}
 		return fmt.Errorf("finetune: %w", err)
 	}
-	fmt.Printf("finetune: held-out KL %.4f -> %.4f (epoch %d of %d; %d training, %d held-out chunks), in %s\n",
-		rep.StartKL, rep.BestKL, rep.BestEpoch, o.Epochs, rep.Train, rep.Held, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("finetune: %s, in %s\n", rep.String(o.Epochs), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

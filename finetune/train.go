@@ -47,6 +47,12 @@ type Report struct {
 	Tokens          int // held-out tokens
 }
 
+// String is the report as the commands print it, of a run of epochs epochs.
+func (r *Report) String(epochs int) string {
+	return fmt.Sprintf("held-out KL %.4f -> %.4f (epoch %d of %d; %d training, %d held-out chunks)",
+		r.StartKL, r.BestKL, r.BestEpoch, epochs, r.Train, r.Held)
+}
+
 func sortedKeys[M ~map[string]V, V any](m M) []string { return slices.Sorted(maps.Keys(m)) }
 
 // maxTeacherBytes bounds the original model's log-probabilities kept in memory.
