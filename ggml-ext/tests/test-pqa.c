@@ -126,11 +126,18 @@ dequant_done:;
     ggml_pqa_mul_mat_ref(type, n, w, nrows, 0, nrows, scale, act_ref, as, ncols, yr, nrows);
     ggml_pqa_mul_mat(type, n, w, nrows, 0, nrows, scale, act, as, ncols, y, nrows);
     CHECK(same_bits(y, yr, nrows * ncols), "%s n=%lld rows=%lld: mul_mat differs from the reference", name, (long long) n, (long long) nrows);
-    for (int64_t split = 32; split < nrows; split += 64) {
+    // every batch size (the kernel visits few columns and many in different orders) and row
+    // splits at group boundaries, as threads take them, give the reference's bits
+    for (int k = 1; k <= ncols; k++) {
         memset(y, 0, sizeof(float) * (size_t) (nrows * ncols));
-        ggml_pqa_mul_mat(type, n, w, nrows, 0, split, scale, act, as, ncols, y, nrows);
-        ggml_pqa_mul_mat(type, n, w, nrows, split, nrows, scale, act, as, ncols, y, nrows);
-        CHECK(same_bits(y, yr, nrows * ncols), "%s: rows split at %lld change the result", name, (long long) split);
+        ggml_pqa_mul_mat(type, n, w, nrows, 0, nrows, scale, act, as, k, y, nrows);
+        CHECK(same_bits(y, yr, nrows * k), "%s: the first %d columns alone differ from the batch of %d", name, k, ncols);
+        for (int64_t split = 32; split < nrows; split += 64) {
+            memset(y, 0, sizeof(float) * (size_t) (nrows * ncols));
+            ggml_pqa_mul_mat(type, n, w, nrows, 0, split, scale, act, as, k, y, nrows);
+            ggml_pqa_mul_mat(type, n, w, nrows, split, nrows, scale, act, as, k, y, nrows);
+            CHECK(same_bits(y, yr, nrows * k), "%s: %d columns, rows split at %lld change the result", name, k, (long long) split);
+        }
     }
     for (int c = 0; c < ncols; c++) {
         ggml_pqa_mul_mat(type, n, w, nrows, 0, nrows, scale, act + c*as, as, 1, y, nrows);
