@@ -190,6 +190,9 @@ func recipeRequest(c *cli.Context, imatrix bool) recipe.Request {
 	if c.IsSet("finetune-epochs") {
 		r.Epochs = c.Int("finetune-epochs")
 	}
+	if c.IsSet("finetune-code-lr") {
+		r.MoveIndices = recipe.ToggleOf(true, c.Float64("finetune-code-lr") > 0)
+	}
 	switch {
 	case c.String("calib-text") != "":
 		r.Source, r.TextPath = recipe.SourceText, c.String("calib-text")

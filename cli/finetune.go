@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/pocketgguf/pocketgguf/finetune"
+	"github.com/pocketgguf/pocketgguf/gguf"
 	"github.com/pocketgguf/pocketgguf/recipe"
 )
 
@@ -69,7 +71,18 @@ func runFinetune(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("finetune: %w", err)
 	}
+	g, err := gguf.Open(args[0])
+	if err != nil {
+		return fmt.Errorf("finetune: %w", err)
+	}
+	shape := recipe.ShapeOf(g, recipe.DefaultGPTQMaxCols)
+	g.Close()
 	plan := recipe.Plan{Source: recipe.SourceSelf, Ctx: c.Int("calib-ctx"), Chunks: c.Int("calib-chunks"), Epochs: o.Epochs}
+	var why string
+	plan.FixedIndices, why = shape.FixedIndices(recipe.ToggleOf(c.IsSet("finetune-code-lr"), o.CodeLR > 0))
+	if why != "" && !c.Bool("quiet") {
+		fmt.Fprintln(os.Stderr, "finetune: "+strings.TrimPrefix(why, "fine-tuning: "))
+	}
 	if t := c.String("calib-text"); t != "" {
 		plan.Source, plan.TextPath = recipe.SourceText, t
 	}

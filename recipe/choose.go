@@ -59,6 +59,9 @@ type Request struct {
 	GPTQ     Toggle
 	Finetune Toggle
 	Epochs   int // fine-tuning epochs; 0: the budget's choice
+	// MoveIndices is --finetune-code-lr when set (On above 0, Off at 0);
+	// Auto moves them when the model is small enough (Shape.FixedIndices).
+	MoveIndices Toggle
 	// Imatrix is set when --imatrix gives the importance weights: then no
 	// calibration text is collected unless fine-tuning needs one.
 	Imatrix bool
@@ -72,8 +75,11 @@ type Plan struct {
 	Ctx      int
 	GPTQ     bool
 	Epochs   int // 0: no fine-tuning
-	Est      Estimate
-	Budget   time.Duration
+	// FixedIndices: fine-tuning tunes tables, scales and norms and keeps
+	// every index (--finetune-code-lr 0).
+	FixedIndices bool
+	Est          Estimate
+	Budget       time.Duration
 	// Notes say why a step the budget could have run did not.
 	Notes []string
 }
@@ -89,7 +95,34 @@ const (
 	// 1.49 → 1.14 at 2.5, 0.72 → 0.61 at 3; docs/QUALITY.md); the held-out
 	// split keeps the best epoch, so more cannot make it worse.
 	MaxEpochs = 30
+
+	// MoveIndicesBudget bounds what moving indices may hold: per weight an
+	// f32 shadow and Adam's two moments in Go and the rebuilt weight's f32
+	// gradient in the trainer, moveBytesPerWeight in all (docs/bench/
+	// converter.md). A 1B model would need 16 GB and a 7B 105 GB; with the
+	// indices fixed fine-tuning needs none of it, and still tunes every
+	// table, scale and norm.
+	MoveIndicesBudget  = 8 << 30
+	moveBytesPerWeight = 16
 )
+
+// FixedIndices reports whether fine-tuning this model keeps its indices:
+// as the flag says when it is set, else when moving them would hold more
+// than MoveIndicesBudget; why is the plan's note then.
+func (s Shape) FixedIndices(t Toggle) (fixed bool, why string) {
+	switch t {
+	case On:
+		return false, ""
+	case Off:
+		return true, ""
+	}
+	need := moveBytesPerWeight * s.Params
+	if need <= MoveIndicesBudget {
+		return false, ""
+	}
+	return true, fmt.Sprintf("fine-tuning: indices fixed: moving them holds %d bytes per weight, %.1f GiB here, over %d GiB (--finetune-code-lr moves them anyway)",
+		moveBytesPerWeight, float64(need)/(1<<30), MoveIndicesBudget>>30)
+}
 
 // fewerChunks are the calibration sizes tried, largest first (the default
 // is what the quality figures used), when the default does not fit: GPTQ and importance weights still help at 16
@@ -118,6 +151,11 @@ func Choose(s Shape, r Request) Plan {
 		}
 	}
 	pick.Notes = append(notes, dropped(pick, r)...)
+	if pick.Epochs > 0 {
+		if _, why := s.FixedIndices(r.MoveIndices); why != "" {
+			pick.Notes = append(pick.Notes, why)
+		}
+	}
 	return pick
 }
 
@@ -143,6 +181,7 @@ func candidates(s Shape, r Request) []Plan {
 						if p.Epochs = r.Epochs; p.Epochs == 0 {
 							p.Epochs = max(1, s.epochsWithin(p, r.Budget))
 						}
+						p.FixedIndices, _ = s.FixedIndices(r.MoveIndices)
 					}
 					p.Est = s.estimate(p)
 					out = append(out, p)
@@ -176,6 +215,10 @@ func fixed(s Shape, r Request) Plan {
 		p.Epochs = r.Epochs
 		if p.Epochs == 0 {
 			p.Epochs = finetune.DefaultOptions().Epochs // --fast --finetune: what --finetune always ran
+		}
+		var why string
+		if p.FixedIndices, why = s.FixedIndices(r.MoveIndices); why != "" {
+			p.Notes = append(p.Notes, why)
 		}
 	}
 	p.Est = s.estimate(p)
@@ -248,7 +291,11 @@ func (p Plan) String() string {
 	}
 	steps = append(steps, fmt.Sprintf("conversion (est. %s)", fmtDuration(p.Est.Convert)))
 	if p.Epochs > 0 {
-		steps = append(steps, fmt.Sprintf("fine-tuning %d epochs (est. %s)", p.Epochs, fmtDuration(p.Est.Teacher+p.Est.Tune)))
+		fixed := ""
+		if p.FixedIndices {
+			fixed = ", indices fixed"
+		}
+		steps = append(steps, fmt.Sprintf("fine-tuning %d epochs%s (est. %s)", p.Epochs, fixed, fmtDuration(p.Est.Teacher+p.Est.Tune)))
 	}
 	line := "recipe: " + strings.Join(steps, ", ") + fmt.Sprintf("; total est. %s on the reference machine", fmtDuration(p.Est.Total()))
 	if p.Budget > 0 {

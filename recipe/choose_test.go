@@ -191,3 +191,44 @@ func TestAllOfTheText(t *testing.T) {
 		}
 	}
 }
+
+// Fine-tuning a model whose moving indices would not fit the reference
+// machine keeps them fixed, says so, and the flag overrides either way; the
+// Job passes it on as --finetune-code-lr 0.
+func TestLargeModelsFineTuneWithFixedIndices(t *testing.T) {
+	r := req(12 * time.Hour)
+	r.Finetune = On
+	p := Choose(llama7b, r)
+	if p.Epochs == 0 || !p.FixedIndices || !strings.Contains(p.String(), "indices fixed") ||
+		!strings.Contains(strings.Join(p.Notes, "\n"), "--finetune-code-lr moves them anyway") {
+		t.Fatalf("7B fine-tuned: %s", p)
+	}
+	r.MoveIndices = On
+	if p := Choose(llama7b, r); p.FixedIndices || strings.Contains(p.String(), "indices fixed") {
+		t.Fatalf("7B with --finetune-code-lr 0.01: %s", p)
+	}
+	if p := Choose(stories, req(DefaultBudget)); p.Epochs == 0 || p.FixedIndices {
+		t.Fatalf("stories260K: %s", p)
+	}
+	r = req(DefaultBudget)
+	r.MoveIndices = Off
+	if p := Choose(stories, r); !p.FixedIndices || len(p.Notes) != 0 {
+		t.Fatalf("stories260K with --finetune-code-lr 0: %s", p)
+	}
+	// --fast --finetune decides the same way.
+	r = req(0)
+	r.Finetune = On
+	if p := Choose(llama7b, r); !p.FixedIndices || len(p.Notes) != 1 {
+		t.Fatalf("--fast --finetune on 7B: %s", p)
+	}
+	// The boundary: 8 GiB of moving state is 512 Mi weights.
+	s := stories
+	s.Params = MoveIndicesBudget / moveBytesPerWeight
+	if fixed, _ := s.FixedIndices(Auto); fixed {
+		t.Fatal("512 Mi weights: indices fixed")
+	}
+	s.Params++
+	if fixed, _ := s.FixedIndices(Auto); !fixed {
+		t.Fatal("512 Mi + 1 weights: indices move")
+	}
+}

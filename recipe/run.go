@@ -138,6 +138,9 @@ func (j *Job) tune(ctx context.Context, pq, text string) (*finetune.Report, erro
 	}
 	o := j.Finetune
 	o.Epochs = j.Plan.Epochs
+	if j.Plan.FixedIndices {
+		o.CodeLR = 0
+	}
 	rep, err := finetune.Run(ctx, j.In, pq, j.Out, seqs, o)
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
