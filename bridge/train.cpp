@@ -360,6 +360,11 @@ bool build(pocket_trainer * t, graph & G, int T, int B, bool grad) {
     G.g = ggml_new_graph_custom(ctx, kGraphSize, grad);
     ggml_build_forward_expand(G.g, root);
     G.n_fwd = ggml_graph_n_nodes(G.g);
+    // ggml's depth-first order rebuilds every PQ weight before the first
+    // layer runs; scheduled, each is rebuilt just before its product and its
+    // memory reused by the next (the held-out chunks' pass has no backward
+    // half whose rewrite would schedule it).
+    if (!grad) schedule(G.g, 0, G.n_fwd, {G.tok});
     if (grad) {
         std::vector<ggml_tensor *> accs(G.n_fwd, nullptr);
         accs[G.n_fwd - 1] = t->one;
