@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pocketgguf/pocketgguf/recipe"
 )
 
 // Without --fast, convert says which steps the budget buys and runs them:
@@ -30,10 +33,10 @@ func TestConvertRunsTheBudgetedRecipe(t *testing.T) {
 		t.Fatalf("no recipe line with self-calibration, GPTQ and fine-tuning in:\n%s", stderr.String())
 	}
 	epochs, _ := strconv.Atoi(plan[1])
-	if epochs < 1 || epochs >= 30 {
+	if epochs < 1 || epochs >= recipe.MaxEpochs {
 		t.Fatalf("an 8 s budget bought %d epochs", epochs)
 	}
-	if !strings.Contains(stderr.String(), "fewer than 30, to fit --time-budget 8s") {
+	if !strings.Contains(stderr.String(), fmt.Sprintf("fewer than %d, to fit --time-budget 8s", recipe.MaxEpochs)) {
 		t.Fatalf("the plan does not say why fewer epochs:\n%s", stderr.String())
 	}
 	if !regexp.MustCompile(`finetune: held-out KL [0-9.]+ -> [0-9.]+ \(epoch \d+ of ` + plan[1] + `;`).Match(stdout) {
