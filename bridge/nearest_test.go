@@ -54,7 +54,7 @@ func nearestGo(lut []float32, v int, ids []uint32, shadow []float32, rows, cols 
 func TestNearestMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range []struct{ v, k, sub, rows, cols int }{
-		{4, 256, 0, 37, 64}, {8, 256, 0, 9, 64}, {4, 4096, 1000, 5, 32}, {8, 13, 0, 11, 40}, {4, 3, 0, 4, 8}, {2, 9, 5, 6, 10},
+		{4, 256, 0, 37, 64}, {8, 256, 0, 9, 64}, {4, 4096, 1000, 5, 32}, {8, 4096, 3000, 3, 64}, {8, 13, 0, 11, 40}, {4, 3, 0, 4, 8}, {2, 9, 5, 6, 10},
 	} {
 		lut := make([]float32, c.k*c.v)
 		for i := range lut {
