@@ -86,9 +86,8 @@ var cases = []convCase{
 
 	{name: "default", model: "tiny"},
 	// The default recipe under a budget: self-calibration, GPTQ and the
-	// fine-tuning epochs the budget buys (calibration pinned small; 8 s buys
-	// 33 epochs, fewer than the cap, so the budget is what decides).
-	{name: "recipe", model: "tiny", flags: []string{"--bpw", "3", "--calib-chunks", "4", "--calib-ctx", "32"}, budget: "8s"},
+	// fine-tuning epochs the budget buys (calibration pinned small).
+	{name: "recipe", model: "tiny", flags: []string{"--bpw", "3", "--calib-chunks", "4", "--calib-ctx", "32"}, budget: "30s"},
 	{name: "quality", model: "tiny", flags: quality},
 	{name: "bpw2.5", model: "tiny", flags: []string{"--bpw", "2.5"}, long: true},
 	{name: "bpw2.5-quality", model: "tiny", flags: cat([]string{"--bpw", "2.5"}, quality)},

@@ -90,12 +90,14 @@ func (p Plan) Calibrated() bool { return p.Source != SourceNone }
 // Limits of the budget's choices.
 const (
 	// MaxEpochs: fine-tuning gains the most of any step, and keeps gaining
-	// as long as the budget lets it run (stories260K, --calib-self 100 × 256,
-	// 2.5 bpw: 10 epochs mean KLD 1.49, 30 epochs 1.12, the 83 that fit 15
-	// minutes 0.95; docs/QUALITY.md); the held-out split keeps the best
-	// epoch, so more cannot make it worse on text like the calibration's.
-	// The cap only stops tiny models from spending a budget on thousands.
-	MaxEpochs = 100
+	// past the 10 epochs of --finetune's default (stories260K, --calib-self
+	// 100 × 256: 30 epochs instead of 10 took mean KLD 2.24 → 1.66 at 2 bpw,
+	// 1.49 → 1.14 at 2.5, 0.72 → 0.61 at 3; docs/QUALITY.md); the held-out
+	// split keeps the best epoch. Not more: the step size decays over the
+	// whole run, so a longer run stays longer at a high step, and the 83
+	// epochs the default budget would buy helped at 2.5 bpw (1.12 → 0.95) but
+	// hurt at 4 (0.245 → 0.330, the held-out KL never coming back).
+	MaxEpochs = 30
 
 	// MoveIndicesBudget bounds what moving indices may hold: per weight an
 	// f32 shadow and Adam's two moments in Go and the rebuilt weight's f32
