@@ -103,11 +103,14 @@ func checkModels(basePath string, models []string) error {
 
 // loadable checks one file and returns its vocabulary size.
 func loadable(path string) (int, error) {
-	if _, err := eval.ReadFileInfo(path); err != nil {
-		return 0, err
-	}
+	// Our reader first: it bounds-checks every field and names the one that
+	// is broken; Ollama's reader under ReadFileInfo logs a bare EOF instead.
 	g, err := gguf.Open(path)
 	if err != nil {
+		return 0, err
+	}
+	if _, err := eval.ReadFileInfo(path); err != nil {
+		g.Close()
 		return 0, err
 	}
 	_, _, err = format.Read(g)

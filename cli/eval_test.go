@@ -69,6 +69,19 @@ func TestBaselineThenEvalJSON(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--model "+bad) {
 		t.Errorf("a GGUF libllama does not load: %v", err)
 	}
+	// A truncated model: our reader names the field that runs past the end.
+	b, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.gguf")
+	if err := os.WriteFile(cut, b[:3000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runCLI(t, "eval", "--base", model, "--model", cut, "--text", text, "--threads", "1")
+	if err == nil || !strings.Contains(err.Error(), "--model "+cut) || !strings.Contains(err.Error(), "runs past the end of the file") {
+		t.Errorf("a truncated GGUF: %v", err)
+	}
 }
 
 // writeTensorOnly writes a valid GGUF with one f32 tensor and no model keys.
