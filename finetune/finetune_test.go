@@ -3,6 +3,7 @@ package finetune
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -186,4 +187,48 @@ func withArch(t *testing.T, path, arch string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A run longer than CycleEpochs repeats the shorter run's epochs exactly,
+// then restarts the step size from the best epoch, so its best held-out KL
+// can only be lower; on both engines, with moving indices.
+func TestLongRunsRestartFromTheBest(t *testing.T) {
+	dir := t.TempDir()
+	orig, pq := tinyPQ(t, dir)
+	seqs := randomSeqs(10, 24, 320)
+	for _, engine := range []string{EngineGo, EngineGGML} {
+		klOf := func(epochs int) ([]string, *Report) {
+			var lines []string
+			o := Options{Epochs: epochs, LR: 1e-2, Batch: 2, Threads: 1, Seed: 1, CodeLR: 3e-2, Engine: engine,
+				Log: func(l string) {
+					switch {
+					case strings.Contains(l, "restarted"):
+						lines = append(lines, l)
+					case strings.Contains(l, "held-out KL") && strings.Contains(l, "epoch "):
+						lines = append(lines, l[:strings.Index(l, "  [")])
+					}
+				}}
+			rep, err := Run(context.Background(), orig, pq, filepath.Join(dir, "out.gguf"), seqs, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return lines, rep
+		}
+		short, repShort := klOf(CycleEpochs)
+		long, repLong := klOf(CycleEpochs + 4)
+		for i := range short {
+			if want := strings.Replace(short[i], fmt.Sprintf("/%d:", CycleEpochs), fmt.Sprintf("/%d:", CycleEpochs+4), 1); long[i] != want {
+				t.Fatalf("%s: epoch %d of the long run %q, of the short %q", engine, i+1, long[i], short[i])
+			}
+		}
+		// the restart is back at the best epoch: the engine holds its values again
+		if want := fmt.Sprintf("step size restarted from epoch %d (held-out KL %.6f)", repShort.BestEpoch, repShort.BestKL); len(long) <= CycleEpochs || !strings.Contains(long[CycleEpochs], want) {
+			t.Fatalf("%s: after epoch %d: %q, want %q", engine, CycleEpochs, long[min(CycleEpochs, len(long)-1)], want)
+		}
+		if repLong.BestKL > repShort.BestKL {
+			t.Errorf("%s: best held-out KL %.5f after %d epochs, %.5f after %d", engine, repLong.BestKL, CycleEpochs+4, repShort.BestKL, CycleEpochs)
+		}
+		t.Logf("%s: best %.5f (epoch %d) after %d epochs, %.5f (epoch %d) after %d", engine, repShort.BestKL, repShort.BestEpoch, CycleEpochs,
+			repLong.BestKL, repLong.BestEpoch, CycleEpochs+4)
+	}
 }

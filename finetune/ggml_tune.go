@@ -187,7 +187,8 @@ func tuneGGML(ctx context.Context, c Config, teach teacherFunc, m *pqModel, seqs
 		before: func(ep int) error {
 			return probe.run(ep, e.tr, func() error { _, err := tu.eval(held[:1], 0, false); return err })
 		},
-		step: func(batch []int, mult float64) error { return tu.step(batch, opt, mult, codes) },
+		step:    func(batch []int, mult float64) error { return tu.step(batch, opt, mult, codes) },
+		restart: func() { e.upload(codes) },
 	}
 	if rep, err = loop.run(ctx, o, m, seqs, train, held, rep); err != nil {
 		return nil, err

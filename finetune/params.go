@@ -261,6 +261,16 @@ func (t *pqTensor) initShadow() {
 	t.rebuild(t.shadow)
 }
 
+// resetShadows restarts every moving tensor's shadow weights at the weight
+// it rebuilds now, as initShadow did at the start of the run.
+func (m *pqModel) resetShadows() {
+	for _, t := range m.tensors {
+		if t.shadow != nil {
+			t.rebuild(t.shadow)
+		}
+	}
+}
+
 // pullGradients turns the dense gradients g into gradients of the codebooks
 // and scales (the chain rule through the lookup above).
 func (m *pqModel) pullGradients(g *Weights) {
