@@ -316,16 +316,21 @@ static void pqa_mul_mat_stream(const struct pqa_shape * s, const uint8_t * w, in
     // the last group a prefetch may touch: the tensor's own, not the thread's, so that the
     // stream runs on into the next thread's rows, which are in memory anyway
     const uint8_t * last = w + (nrows / 32 > 0 ? nrows / 32 - 1 : 0) * 16 * s->p;
+    // each column's tables and bias once, not once per group
+    struct pqa_act a[PQA_STREAM_COLS];
+    float bias[PQA_STREAM_COLS];
+    for (int64_t c = 0; c < ncols; c++) {
+        a[c] = pqa_act_of(s, act + c * act_stride);
+        bias[c] = pqa_bias(s, &a[c]);
+    }
     for (int64_t r = r0; r < g1; r += 32) {
         const uint8_t * wg = w + (r / 32) * 16 * s->p;
         const uint8_t * pf = wg + PQA_AHEAD < last ? wg + PQA_AHEAD : last;
         for (int64_t c = 0; c < ncols; c++) {
-            const struct pqa_act a = pqa_act_of(s, act + c * act_stride);
             float * yc = y + c*ldy + r;
             for (int i = 0; i < 32; i++) yc[i] = 0.0f;
-            PQA_GROUP32(s, wg, pf, &a, 0, s->nblk, yc);
-            const float bias = pqa_bias(s, &a);
-            for (int i = 0; i < 32; i++) yc[i] = (scale ? scale[r + i] : 1.0f) * (yc[i] + bias);
+            PQA_GROUP32(s, wg, pf, &a[c], 0, s->nblk, yc);
+            for (int i = 0; i < 32; i++) yc[i] = (scale ? scale[r + i] : 1.0f) * (yc[i] + bias[c]);
         }
     }
 }
