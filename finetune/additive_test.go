@@ -65,15 +65,7 @@ func countAdditive(t *testing.T, path string) int {
 func TestAdditiveCodebookGradient(t *testing.T) {
 	dir := t.TempDir()
 	_, pq := tinyPQPrefer(t, dir, "speed")
-	g, err := gguf.Open(pq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	c, err := ReadConfig(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, c := openPQ(t, pq)
 	m, err := loadPQModel(g, c)
 	if err != nil {
 		t.Fatal(err)

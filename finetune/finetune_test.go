@@ -129,6 +129,21 @@ func compareTensors(t *testing.T, a, b string) (vectors, matrices int) {
 	return vectors, matrices
 }
 
+// openPQ opens a PocketGGUF for the test's duration and reads its model shape.
+func openPQ(t *testing.T, p string) (*gguf.File, Config) {
+	t.Helper()
+	g, err := gguf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	c, err := ReadConfig(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, c
+}
+
 func read(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/pocketgguf/pocketgguf/converter"
-	"github.com/pocketgguf/pocketgguf/gguf"
 )
 
 // weightSizes lists what NewWeights allocates, tied or not.
@@ -43,15 +42,7 @@ func TestLeanModelMatchesDense(t *testing.T) {
 		if _, err := converter.Convert(context.Background(), orig, pq, co); err != nil {
 			t.Fatal(err)
 		}
-		g, err := gguf.Open(pq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer g.Close()
-		c, err := ReadConfig(g)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g, c := openPQ(t, pq)
 		dense, err := loadPQModel(g, c)
 		if err != nil {
 			t.Fatal(err)
