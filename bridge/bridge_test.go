@@ -281,6 +281,24 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+func TestBadTableBitsRefused(t *testing.T) {
+	for _, v := range []string{"12", "16 ", "fast"} {
+		t.Setenv(TableBitsEnv, v)
+		_, err := LoadModel(storiesPath(t), ModelParams{})
+		if err == nil || !strings.Contains(err.Error(), TableBitsEnv) || !strings.Contains(err.Error(), "want 8") {
+			t.Fatalf("%s=%q: %v", TableBitsEnv, v, err)
+		}
+	}
+	for _, v := range []string{"", "8", "16"} {
+		t.Setenv(TableBitsEnv, v)
+		m, err := LoadModel(storiesPath(t), ModelParams{})
+		if err != nil {
+			t.Fatalf("%s=%q: %v", TableBitsEnv, v, err)
+		}
+		m.Close()
+	}
+}
+
 func TestClosed(t *testing.T) {
 	m, err := LoadModel(storiesPath(t), ModelParams{})
 	if err != nil {

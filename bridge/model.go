@@ -1,6 +1,7 @@
 package bridge
 
 // #include <stdlib.h>
+// #include "ggml-pq.h"
 // #include "native.h"
 import "C"
 
@@ -74,6 +75,9 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("load model %s: is a directory", path)
 	}
+	if err := checkTableBits(); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", path, err)
+	}
 	mp := C.llama_model_default_params()
 	mp.n_gpu_layers = 0
 	mp.use_mmap = C.bool(p.UseMmap)
@@ -92,6 +96,23 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 	m.info = m.readInfo()
 	h.cleanup = runtime.AddCleanup(m, func(h *modelHandle) { h.free() }, h)
 	return m, nil
+}
+
+// TableBitsEnv is the environment variable that chooses the additive types' activation tables:
+// 8 (int8, the fast default) or 16 (products within about 3e-5 of the unpacked F32 twin's, at
+// about twice the kernel's time; docs/RUNTIME.md).
+const TableBitsEnv = "GGML_PQA_TABLE_BITS"
+
+// checkTableBits refuses a bad TableBitsEnv with an error: ggml reads it at the first product
+// and would abort there. The rule is ggml-ext's own (ggml_pqa_parse_table_bits).
+func checkTableBits() error {
+	v := os.Getenv(TableBitsEnv)
+	cv := C.CString(v)
+	defer C.free(unsafe.Pointer(cv))
+	if C.ggml_pqa_parse_table_bits(cv) == 0 {
+		return fmt.Errorf("%s=%q: want 8 (int8 activation tables, the default) or 16", TableBitsEnv, v)
+	}
+	return nil
 }
 
 func (m *Model) readInfo() ModelInfo {

@@ -145,37 +145,51 @@ void ggml_pq_mul_mat_ref(int type, int64_t n, const void * w, size_t wstride, in
 // The nrows%32 rows after the last group are row-major, rowbytes = P/2 each: byte i holds
 // positions 2i (low nibble) and 2i+1 (high nibble).
 //
-// Activation tables of one column x (ggml_pqa_act_size bytes, 64-byte aligned):
+// Activation tables of one column x (ggml_pqa_act_size bytes, 64-byte aligned), with T = 255 for
+// 8-bit tables (tbits = 8) and T = 65535 for 16-bit ones (tbits = 16):
 //   e[p][k] = sum_t lut[(m*v + t)*16 + k] * x[j*v + t]   (t ascending: a multiply, then fmas)
-//   positions are cut into blocks of GGML_PQA_QB; block b has scale s_b = R_b/255 where
-//   R_b = max over its positions of (max_k e - min_k e), and q[p][k] = round((e - min_k e) * (255/R_b))
-//   as uint8 (nearest even; R_b = 0 gives s_b = 0, q = 0); each block's minima summed in p order
-//   give B_b, and bias = sum_b B_b in block order.
-// Row result: Q_b(r) = sum_{p in b} q[p][code(r, p)] (exact integers),
+//   positions are cut into blocks of GGML_PQA_QB; block b has scale s_b = R_b/T where
+//   R_b = max over its positions of (max_k e - min_k e), and q[p][k] = round((e - min_k e) * (T/R_b))
+//   clamped to 0..T (nearest even; R_b = 0 gives s_b = 0, q = 0); each block's minima summed in p
+//   order give B_b, and bias = sum_b B_b in block order.
+//   Bytes: 8-bit: q[p*16 + k]; 16-bit: the high bytes q>>8 at [p*16 + k], then the low bytes
+//   q&255 at [P*16 + p*16 + k]; then the nblk scales s_b, then the nblk B_b (floats).
+// Row result: Q_b(r) = sum_{p in b} q[p][code(r, p)] (exact integers, < 2^24),
 //   acc = fma(s_b, Q_b, acc) over b ascending from acc = 0, y = scale[r] * (acc + bias).
 // Integer sums are exact in any order, so the SIMD kernels, the scalar reference, the one-column
 // and the batched paths and every thread split give the same bits.
+// 8-bit tables are the fast default (a product's relative error about 0.7 %, the order of
+// llama.cpp's 8-bit activations); 16-bit ones cost a second lookup pass and give the unpacked
+// F32 twin's results to about 1e-5 (docs/bench/kernels.md).
 #define GGML_PQA_QB 64
+#define GGML_PQA_TABLE_BITS_DEFAULT 8
+
+// Table bits the ggml op uses: the environment variable GGML_PQA_TABLE_BITS (8 or 16; unset or
+// empty: GGML_PQA_TABLE_BITS_DEFAULT), read on the first call; any other value is reported on
+// stderr and aborts. ggml_pqa_parse_table_bits gives 8 or 16 for a value, 0 for a bad one.
+int ggml_pqa_table_bits(void);
+int ggml_pqa_parse_table_bits(const char * s);
 
 // Bytes of one column's activation tables for rows of n weights.
-size_t ggml_pqa_act_size(int type, int64_t n);
+size_t ggml_pqa_act_size(int type, int64_t n, int tbits);
 
 // Builds one column's activation tables into act (ggml_pqa_act_size bytes, 64-byte aligned).
-void ggml_pqa_act_build    (int type, int64_t n, const float * lut, const float * x, void * act);
-void ggml_pqa_act_build_ref(int type, int64_t n, const float * lut, const float * x, void * act);
+void ggml_pqa_act_build    (int type, int64_t n, int tbits, const float * lut, const float * x, void * act);
+void ggml_pqa_act_build_ref(int type, int64_t n, int tbits, const float * lut, const float * x, void * act);
 
 // The same for table blocks [b0, b1) only, of ggml_pqa_act_blocks: threads may share one column
 // by splitting its blocks (a column of a 4096-wide row has 32); any split writes the same bytes.
 int64_t ggml_pqa_act_blocks(int type, int64_t n);
-void ggml_pqa_act_build_blocks(int type, int64_t n, const float * lut, const float * x, void * act, int64_t b0, int64_t b1);
+void ggml_pqa_act_build_blocks(int type, int64_t n, int tbits, const float * lut, const float * x, void * act,
+                               int64_t b0, int64_t b1);
 
 // Y[c*ldy + r] = scale[r] * row r . column c for r in [r0, r1), c in [0, ncols), from the columns'
 // activation tables (act + c*act_stride). w is the whole matrix (nrows rows, rowbytes = P/2);
 // r0 must be a multiple of 32, r1 a multiple of 32 or nrows. scale may be NULL (all 1).
-void ggml_pqa_mul_mat    (int type, int64_t n, const void * w, int64_t nrows, int64_t r0, int64_t r1,
+void ggml_pqa_mul_mat    (int type, int64_t n, int tbits, const void * w, int64_t nrows, int64_t r0, int64_t r1,
                           const float * scale, const void * act, size_t act_stride, int64_t ncols,
                           float * y, int64_t ldy);
-void ggml_pqa_mul_mat_ref(int type, int64_t n, const void * w, int64_t nrows, int64_t r0, int64_t r1,
+void ggml_pqa_mul_mat_ref(int type, int64_t n, int tbits, const void * w, int64_t nrows, int64_t r0, int64_t r1,
                           const float * scale, const void * act, size_t act_stride, int64_t ncols,
                           float * y, int64_t ldy);
 

@@ -191,7 +191,7 @@ static void pqa_weight_init(struct pqa_weight * qp, struct ggml_context * ctx, e
     for (int64_t i = 0; i < rows * slices; i++) q.scale[i] = 0.5f + frand() * 0.25f;
     for (size_t i = 0; i < ggml_nbytes(q.w); i++) ((uint8_t *) q.w->data)[i] = (uint8_t) rng();
     q.extra = (struct ggml_pq_extra) { GGML_PQ_EXTRA_MAGIC, (int32_t) type, q.lut, q.scale, rows * slices };
-    q.stride = (ggml_pqa_act_size((int) type, n) + 63) & ~(size_t) 63;
+    q.stride = (ggml_pqa_act_size((int) type, n, ggml_pqa_table_bits()) + 63) & ~(size_t) 63;
     *qp = q;
     qp->w->extra = &qp->extra;
 }
@@ -204,8 +204,8 @@ static void pqa_ref(const struct pqa_weight * q, int64_t s, const float * x, int
     const int type = (int) q->w->type;
     const int64_t n = q->w->ne[0], rows = q->w->ne[1];
     void * act = aligned_alloc(64, q->stride * ncols);
-    for (int64_t c = 0; c < ncols; c++) ggml_pqa_act_build_ref(type, n, q->lut, x + c*ldx, (char *) act + c*q->stride);
-    ggml_pqa_mul_mat_ref(type, n, (const char *) q->w->data + s*q->w->nb[2], rows, 0, rows, q->scale + s*rows,
+    for (int64_t c = 0; c < ncols; c++) ggml_pqa_act_build_ref(type, n, ggml_pqa_table_bits(), q->lut, x + c*ldx, (char *) act + c*q->stride);
+    ggml_pqa_mul_mat_ref(type, n, ggml_pqa_table_bits(), (const char *) q->w->data + s*q->w->nb[2], rows, 0, rows, q->scale + s*rows,
                          act, q->stride, ncols, y, rows);
     free(act);
 }
@@ -225,7 +225,9 @@ static struct ggml_tensor * pqa_dense(struct ggml_context * ctx, const struct pq
 
 static void loose(const char * what, const char * type, int threads, double err) {
     if (getenv("PQ_TEST_VERBOSE")) fprintf(stderr, "%s %s %d: %.3g against F32\n", what, type, threads, err);
-    if (!(err < 2e-2)) {  // int8 tables: ~1/255 of each block's range per lookup
+    // 8-bit tables: ~1/255 of each block's range per lookup; 16-bit tables: 256 times less
+    const double tol = ggml_pqa_table_bits() == 16 ? 2e-4 : 2e-2;
+    if (!(err < tol)) {
         fprintf(stderr, "FAIL %s %s threads=%d: relative error %.3g against the F32 copy\n", what, type, threads, err);
         failures++;
     }
@@ -333,6 +335,7 @@ int main(void) {
         test_batch_invariance((enum ggml_type) t);
         printf("%s: mul_mat, mul_mat_id, get_rows, batch invariance ok\n", ggml_type_name((enum ggml_type) t));
     }
+    printf("additive types with %d-bit activation tables (GGML_PQA_TABLE_BITS)\n", ggml_pqa_table_bits());
     for (int t = GGML_TYPE_PQA_4X8; t <= GGML_TYPE_PQA_8X16; t++) {
         const int before = failures;
         test_pqa_type((enum ggml_type) t);

@@ -1,6 +1,6 @@
 // Holds the additive (PQA) kernels to their scalar reference bit for bit, to the layout rule of
 // docs/FORMAT.md (packed here independently of ggml_pqa_code), and to the dense product within
-// the error the int8 activation tables allow. Also: a column's result does not depend on the
+// the error the 8- and 16-bit activation tables allow. Also: a column's result does not depend on the
 // batch it is in or on how rows are split. Run by ctest natively and under qemu-aarch64.
 #include "../include/ggml-pq.h"
 
@@ -42,7 +42,7 @@ static void pack_pqa(const uint8_t * codes, int64_t nrows, int64_t P, uint8_t * 
 
 static int same_bits(const float * a, const float * b, int64_t n) { return memcmp(a, b, sizeof(float) * (size_t) n) == 0; }
 
-static void test_type(int type, int64_t n, int64_t nrows, int kentries, int adversarial) {
+static void test_type(int type, int tbits, int64_t n, int64_t nrows, int kentries, int adversarial) {
     const struct ggml_pq_type_info * ti = ggml_pq_get_type(type);
     const int v = ti->v, M = ti->codebooks;
     const int64_t P = n / v * M;
@@ -101,50 +101,51 @@ dequant_done:;
 
     // activation tables: SIMD build = reference build, byte for byte
     const int ncols = 9;
-    const size_t as = ggml_pqa_act_size(type, n);
-    CHECK(as % 64 == 0 && as >= (size_t) P * 16, "%s: act size %zu", name, as);
+    const size_t as = ggml_pqa_act_size(type, n, tbits);
+    CHECK(as % 64 == 0 && as >= (size_t) P * 16 * (tbits / 8), "%s: act size %zu", name, as);
     float * x = malloc(sizeof(float) * (size_t) (n * ncols));
     for (int64_t i = 0; i < n * ncols; i++) x[i] = adversarial ? (i % 5 == 0 ? 30.0f : 0.0f) : gauss();
     uint8_t * act = aligned_alloc(64, as * ncols), * act_ref = aligned_alloc(64, as * ncols);
     memset(act, 0, as * ncols); memset(act_ref, 0, as * ncols);
     for (int c = 0; c < ncols; c++) {
-        ggml_pqa_act_build(type, n, lut, x + c*n, act + c*as);
-        ggml_pqa_act_build_ref(type, n, lut, x + c*n, act_ref + c*as);
+        ggml_pqa_act_build(type, n, tbits, lut, x + c*n, act + c*as);
+        ggml_pqa_act_build_ref(type, n, tbits, lut, x + c*n, act_ref + c*as);
     }
-    CHECK(memcmp(act, act_ref, as * ncols) == 0, "%s n=%lld: activation tables differ from the reference", name, (long long) n);
+    CHECK(memcmp(act, act_ref, as * ncols) == 0, "%s/t%d n=%lld: activation tables differ from the reference", name, tbits, (long long) n);
     {   // blocks built apart (as threads sharing a column do) give the same bytes
         const int64_t nb = ggml_pqa_act_blocks(type, n);
         uint8_t * split = aligned_alloc(64, as);
         memset(split, 0, as);
-        for (int64_t b0 = 0; b0 < nb; b0 += 3) ggml_pqa_act_build_blocks(type, n, lut, x, split, b0, b0 + 3);
+        for (int64_t b0 = 0; b0 < nb; b0 += 3) ggml_pqa_act_build_blocks(type, n, tbits, lut, x, split, b0, b0 + 3);
         CHECK(memcmp(split, act, as) == 0, "%s n=%lld: tables built block by block differ", name, (long long) n);
         free(split);
     }
 
     // products: SIMD = reference bit for bit; every split and batch size gives the same bits
     float * y = malloc(sizeof(float) * (size_t) (nrows * ncols)), * yr = malloc(sizeof(float) * (size_t) (nrows * ncols));
-    ggml_pqa_mul_mat_ref(type, n, w, nrows, 0, nrows, scale, act_ref, as, ncols, yr, nrows);
-    ggml_pqa_mul_mat(type, n, w, nrows, 0, nrows, scale, act, as, ncols, y, nrows);
+    ggml_pqa_mul_mat_ref(type, n, tbits, w, nrows, 0, nrows, scale, act_ref, as, ncols, yr, nrows);
+    ggml_pqa_mul_mat(type, n, tbits, w, nrows, 0, nrows, scale, act, as, ncols, y, nrows);
     CHECK(same_bits(y, yr, nrows * ncols), "%s n=%lld rows=%lld: mul_mat differs from the reference", name, (long long) n, (long long) nrows);
     // every batch size (the kernel visits few columns and many in different orders) and row
     // splits at group boundaries, as threads take them, give the reference's bits
     for (int k = 1; k <= ncols; k++) {
         memset(y, 0, sizeof(float) * (size_t) (nrows * ncols));
-        ggml_pqa_mul_mat(type, n, w, nrows, 0, nrows, scale, act, as, k, y, nrows);
+        ggml_pqa_mul_mat(type, n, tbits, w, nrows, 0, nrows, scale, act, as, k, y, nrows);
         CHECK(same_bits(y, yr, nrows * k), "%s: the first %d columns alone differ from the batch of %d", name, k, ncols);
         for (int64_t split = 32; split < nrows; split += 64) {
             memset(y, 0, sizeof(float) * (size_t) (nrows * ncols));
-            ggml_pqa_mul_mat(type, n, w, nrows, 0, split, scale, act, as, k, y, nrows);
-            ggml_pqa_mul_mat(type, n, w, nrows, split, nrows, scale, act, as, k, y, nrows);
+            ggml_pqa_mul_mat(type, n, tbits, w, nrows, 0, split, scale, act, as, k, y, nrows);
+            ggml_pqa_mul_mat(type, n, tbits, w, nrows, split, nrows, scale, act, as, k, y, nrows);
             CHECK(same_bits(y, yr, nrows * k), "%s: %d columns, rows split at %lld change the result", name, k, (long long) split);
         }
     }
     for (int c = 0; c < ncols; c++) {
-        ggml_pqa_mul_mat(type, n, w, nrows, 0, nrows, scale, act + c*as, as, 1, y, nrows);
+        ggml_pqa_mul_mat(type, n, tbits, w, nrows, 0, nrows, scale, act + c*as, as, 1, y, nrows);
         CHECK(same_bits(y, yr + c*nrows, nrows), "%s: column %d alone differs from the batch of %d", name, c, ncols);
     }
 
-    // against the dense product: the int8 tables round each lookup by at most s_b/2
+    // against the dense product: the tables round each lookup by at most s_b/2, with s_b 1/255
+    // (8-bit) or 1/65535 (16-bit) of the block's range
     if (!adversarial) {
         double err2 = 0.0, ref2 = 0.0;
         for (int c = 0; c < ncols; c++) {
@@ -156,8 +157,9 @@ dequant_done:;
             }
         }
         const double rel = sqrt(err2 / ref2);
-        CHECK(rel < 0.015, "%s n=%lld: relative RMS error %.4f against the dense product (want < 0.015)", name, (long long) n, rel);
-        if (n >= 4096) printf("  %-9s n=%-6lld rows=%-4lld rel. RMS vs dense f64: %.5f\n", name, (long long) n, (long long) nrows, rel);
+        const double tol = tbits == 16 ? 1e-4 : 0.015;
+        CHECK(rel < tol, "%s/t%d n=%lld: relative RMS error %.2g against the dense product (want < %g)", name, tbits, (long long) n, rel, tol);
+        if (n >= 4096) printf("  %-9s %2d-bit tables n=%-6lld rows=%-4lld rel. RMS vs dense f64: %.2e\n", name, tbits, (long long) n, (long long) nrows, rel);
     }
 
     // get_rows: the dequantized rows, scaled
@@ -178,14 +180,22 @@ int main(int argc, char ** argv) {
     printf("ggml-pq additive kernels: simd=%s%s\n", ggml_pq_simd(), quick ? " (quick)" : "");
     static const int64_t lengths[] = { 64, 128, 1024, 4096 };
     static const int64_t rows[] = { 32, 172, 64, 96 };
-    for (int type = GGML_PQA_4X8; type < GGML_PQ_TYPE_END; type++) {
-        for (int i = 0; i < 4; i++) {
-            if (quick && lengths[i] > 1024) continue;
-            test_type(type, lengths[i], rows[i], 16, 0);
+    for (int tbits = 8; tbits <= 16; tbits += 8) {
+        for (int type = GGML_PQA_4X8; type < GGML_PQ_TYPE_END; type++) {
+            for (int i = 0; i < 4; i++) {
+                if (quick && lengths[i] > 1024) continue;
+                test_type(type, tbits, lengths[i], rows[i], 16, 0);
+            }
+            test_type(type, tbits, 64, 40, 5, 0);    // K < 16: entries 5..15 read zero
+            test_type(type, tbits, 128, 33, 16, 1);  // zeros, saturated codes, one-hot activations
         }
-        test_type(type, 64, 40, 5, 0);    // K < 16: entries 5..15 read zero
-        test_type(type, 128, 33, 16, 1);  // zeros, saturated codes, one-hot activations
     }
+    // the environment's spelling of the table bits
+    CHECK(ggml_pqa_parse_table_bits(NULL) == GGML_PQA_TABLE_BITS_DEFAULT && ggml_pqa_parse_table_bits("") == GGML_PQA_TABLE_BITS_DEFAULT,
+          "unset GGML_PQA_TABLE_BITS is not the default");
+    CHECK(ggml_pqa_parse_table_bits("8") == 8 && ggml_pqa_parse_table_bits("16") == 16, "8 and 16 not accepted");
+    CHECK(ggml_pqa_parse_table_bits("4") == 0 && ggml_pqa_parse_table_bits("16 ") == 0 && ggml_pqa_parse_table_bits("x") == 0,
+          "a bad GGML_PQA_TABLE_BITS accepted");
     if (failures) {
         fprintf(stderr, "%d of %lld checks failed\n", failures, checks);
         return 1;
