@@ -17,6 +17,8 @@ type testModel struct {
 	// nativeGreedy, when set, is the text `pocketgguf run` continues greedyPrompt with (24
 	// tokens): the llama.cpp engine must begin with the same nativeWords words.
 	nativeGreedy string
+	// twin, when set, is the file `pocketgguf unpack --type f32` makes of this one.
+	twin string
 }
 
 // nativeWords is how many words of a greedy text the llama.cpp engine must share with `pocketgguf

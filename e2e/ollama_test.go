@@ -44,6 +44,11 @@ func TestOllamaStories260K(t *testing.T) {
 				t.Run("greedy-"+pq.name+"-vs-"+ref.name, func(t *testing.T) { compareGreedy(t, s, pq, ref) })
 				t.Run("broken-table", func(t *testing.T) { checkBrokenTable(t, s, pq) })
 			}
+			for _, m := range models {
+				if m.role == "pqa" && m.twin != "" {
+					t.Run(m.name+"-16-bit-tables-vs-twin", func(t *testing.T) { compareTwinWith16BitTables(t, m, eng.new) })
+				}
+			}
 		})
 	}
 }
@@ -175,4 +180,16 @@ func checkBrokenTable(t *testing.T, s *server, pq testModel) {
 	if text, _, _ := s.generate(t, pq.name, "Once upon a time", false, greedy(8), false); len(wordRE.FindAllString(text, -1)) < 3 {
 		t.Fatalf("after the failed load, %s generated %q", pq.name, text)
 	}
+}
+
+// compareTwinWith16BitTables runs a file of the additive types in a server whose runners use
+// 16-bit activation tables (GGML_PQA_TABLE_BITS=16): its greedy tokens must then be its
+// unpacked twin's, as for the PQ types. With the 8-bit default they part after a dozen or more
+// tokens (nativeWords says why).
+func compareTwinWith16BitTables(t *testing.T, m testModel, newEngine bool) {
+	s := startServer(t, newEngine, "GGML_PQA_TABLE_BITS=16")
+	twin := testModel{name: m.name + "-unpacked", path: m.twin, role: "ref"}
+	s.create(t, m.name, m.path)
+	s.create(t, twin.name, twin.path)
+	compareGreedy(t, s, m, twin)
 }

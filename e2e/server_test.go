@@ -72,10 +72,10 @@ func freeLoopbackPort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startServer starts `ollama serve`; newEngine sets OLLAMA_NEW_ENGINE=1. The server's
-// whole process group (serve and its runner) is killed in t.Cleanup, also on failure,
-// and its log is printed when the test failed.
-func startServer(t testing.TB, newEngine bool) *server {
+// startServer starts `ollama serve`; newEngine sets OLLAMA_NEW_ENGINE=1, env adds variables
+// ("K=V") that the server and its runners see. The server's whole process group (serve and its
+// runner) is killed in t.Cleanup, also on failure, and its log is printed when the test failed.
+func startServer(t testing.TB, newEngine bool, env ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &server{bin: ollamaBin(t), host: fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t)), log: filepath.Join(dir, "serve.log")}
@@ -92,6 +92,7 @@ func startServer(t testing.TB, newEngine bool) *server {
 	} else {
 		s.env = append(s.env, "OLLAMA_NEW_ENGINE=0")
 	}
+	s.env = append(s.env, env...)
 	logf, err := os.Create(s.log)
 	if err != nil {
 		t.Fatal(err)
