@@ -18,8 +18,12 @@ import (
 
 func init() {
 	register(&cli.Command{
-		Name:      "eval",
-		Usage:     "KL divergence of quantized models from a base model (llama-perplexity --kl-divergence statistics)",
+		Name:  "eval",
+		Usage: "KL divergence of quantized models from a base model (llama-perplexity --kl-divergence statistics)",
+		Description: "Files of the fast additive types (pqa_*) compute with 8-bit activation tables, like\n" +
+			"llama.cpp's 8-bit activations; GGML_PQA_TABLE_BITS=16 in the environment selects 16-bit ones:\n" +
+			"the results of the file's `pocketgguf unpack --type f32` twin to about 1e-5, at about half the\n" +
+			"speed (docs/RUNTIME.md).",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "base", Usage: "base (reference) GGUF", Required: true},

@@ -16,8 +16,12 @@ import (
 // run: generate text with libllama through the bridge, like llama-cli -p/-n.
 func init() {
 	register(&cli.Command{
-		Name:      "run",
-		Usage:     "generate text from a GGUF or PocketGGUF model (streams to stdout)",
+		Name:  "run",
+		Usage: "generate text from a GGUF or PocketGGUF model (streams to stdout)",
+		Description: "Files of the fast additive types (pqa_*) compute with 8-bit activation tables, like\n" +
+			"llama.cpp's 8-bit activations; GGML_PQA_TABLE_BITS=16 in the environment selects 16-bit ones:\n" +
+			"the results of the file's `pocketgguf unpack --type f32` twin to about 1e-5, at about half the\n" +
+			"speed (docs/RUNTIME.md).",
 		ArgsUsage: "MODEL",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt text (empty: start from BOS)"},

@@ -281,9 +281,26 @@ void ggml_pqa_mul_mat_ref(int type, int64_t n, int tbits, const void * w, int64_
 }
 
 #if defined(GGML_PQ_AVX2)
-// Folds the u16 accumulators of pqa_sums32 into per-row sums: q[0..1] rows 0..15, q[2..3] rows
-// 16..31 (each 8 rows, in row order).
-PQ_INLINE void pqa_fold32(__m256i a0, __m256i a1, __m256i a2, __m256i a3, __m128i q[4]) {
+// Sums over positions [p0, p1) of one table's lookups for 32 interleaved rows, as u16 lanes:
+// q[0..1] rows 0..15, q[2..3] rows 16..31 (each 8 rows, in row order). Every sum is exact: at
+// most GGML_PQA_QB * 255.
+PQ_INLINE void pqa_sums32(const uint8_t * wg, const uint8_t * tq, const uint8_t * pf, const int prefetch,
+                          int64_t p0, int64_t p1, __m128i q[4]) {
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    // u16 lanes: a0 gets lo + 256 hi bytes (wrapping), a1 the hi bytes alone, so that the
+    // lo-byte sum is a0 - (a1 << 8): three operations per lookup register (FAISS fast-scan)
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t p = p0; p < p1; p += 2) {
+        const __m256i c = _mm256_loadu_si256((const __m256i *) (wg + p*16));  // positions p | p+1
+        const __m256i t = _mm256_loadu_si256((const __m256i *) (tq + p*16));
+        if (prefetch) _mm_prefetch((const char *) (pf + p*16), _MM_HINT_T0);
+        const __m256i lo = _mm256_shuffle_epi8(t, _mm256_and_si256(c, nib));                       // rows 0..15
+        const __m256i hi = _mm256_shuffle_epi8(t, _mm256_and_si256(_mm256_srli_epi16(c, 4), nib)); // rows 16..31
+        a0 = _mm256_add_epi16(a0, lo);
+        a1 = _mm256_add_epi16(a1, _mm256_srli_epi16(lo, 8));
+        a2 = _mm256_add_epi16(a2, hi);
+        a3 = _mm256_add_epi16(a3, _mm256_srli_epi16(hi, 8));
+    }
     a0 = _mm256_sub_epi16(a0, _mm256_slli_epi16(a1, 8));  // even rows
     a2 = _mm256_sub_epi16(a2, _mm256_slli_epi16(a3, 8));
     // the two 128-bit lanes hold even and odd positions of the same rows: add them
@@ -297,58 +314,9 @@ PQ_INLINE void pqa_fold32(__m256i a0, __m256i a1, __m256i a2, __m256i a3, __m128
     q[3] = _mm_unpackhi_epi16(e1, o1);
 }
 
-// Sums over positions [p0, p1) of one table's lookups for 32 interleaved rows, as u16 lanes (see
-// pqa_fold32). Every sum is exact: at most GGML_PQA_QB * 255.
-PQ_INLINE void pqa_sums32(const uint8_t * wg, const uint8_t * tq, const uint8_t * pf, int64_t p0, int64_t p1, __m128i q[4]) {
-    const __m256i nib = _mm256_set1_epi8(0x0F);
-    // u16 lanes: a0 gets lo + 256 hi bytes (wrapping), a1 the hi bytes alone, so that the
-    // lo-byte sum is a0 - (a1 << 8): three operations per lookup register (FAISS fast-scan)
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t p = p0; p < p1; p += 2) {
-        const __m256i c = _mm256_loadu_si256((const __m256i *) (wg + p*16));  // positions p | p+1
-        const __m256i t = _mm256_loadu_si256((const __m256i *) (tq + p*16));
-        _mm_prefetch((const char *) (pf + p*16), _MM_HINT_T0);
-        const __m256i lo = _mm256_shuffle_epi8(t, _mm256_and_si256(c, nib));                       // rows 0..15
-        const __m256i hi = _mm256_shuffle_epi8(t, _mm256_and_si256(_mm256_srli_epi16(c, 4), nib)); // rows 16..31
-        a0 = _mm256_add_epi16(a0, lo);
-        a1 = _mm256_add_epi16(a1, _mm256_srli_epi16(lo, 8));
-        a2 = _mm256_add_epi16(a2, hi);
-        a3 = _mm256_add_epi16(a3, _mm256_srli_epi16(hi, 8));
-    }
-    pqa_fold32(a0, a1, a2, a3, q);
-}
-
-// The same for 16-bit tables: the high-byte table tq into q and the low-byte table tq2 into l,
-// in one pass (the same shuffle indices serve both; 10 % faster than two passes).
-PQ_INLINE void pqa_sums32_wide(const uint8_t * wg, const uint8_t * tq, const uint8_t * tq2, const uint8_t * pf,
-                               int64_t p0, int64_t p1, __m128i q[4], __m128i l[4]) {
-    const __m256i nib = _mm256_set1_epi8(0x0F);
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    __m256i b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    for (int64_t p = p0; p < p1; p += 2) {
-        const __m256i c = _mm256_loadu_si256((const __m256i *) (wg + p*16));
-        _mm_prefetch((const char *) (pf + p*16), _MM_HINT_T0);
-        const __m256i ci = _mm256_and_si256(c, nib), cj = _mm256_and_si256(_mm256_srli_epi16(c, 4), nib);
-        const __m256i t = _mm256_loadu_si256((const __m256i *) (tq + p*16));
-        const __m256i lo = _mm256_shuffle_epi8(t, ci), hi = _mm256_shuffle_epi8(t, cj);
-        a0 = _mm256_add_epi16(a0, lo);
-        a1 = _mm256_add_epi16(a1, _mm256_srli_epi16(lo, 8));
-        a2 = _mm256_add_epi16(a2, hi);
-        a3 = _mm256_add_epi16(a3, _mm256_srli_epi16(hi, 8));
-        const __m256i u = _mm256_loadu_si256((const __m256i *) (tq2 + p*16));
-        const __m256i lo2 = _mm256_shuffle_epi8(u, ci), hi2 = _mm256_shuffle_epi8(u, cj);
-        b0 = _mm256_add_epi16(b0, lo2);
-        b1 = _mm256_add_epi16(b1, _mm256_srli_epi16(lo2, 8));
-        b2 = _mm256_add_epi16(b2, hi2);
-        b3 = _mm256_add_epi16(b3, _mm256_srli_epi16(hi2, 8));
-    }
-    pqa_fold32(a0, a1, a2, a3, q);
-    pqa_fold32(b0, b1, b2, b3, l);
-}
-
 // 32 interleaved rows (group codes wg) against one column over table blocks [b0, b1):
-// acc[i] (row i's float sum so far) += the blocks' terms, in block order. With 16-bit tables
-// each block's sum is 256*high + low.
+// acc[i] (row i's float sum so far) += the blocks' terms, in block order. 16-bit tables take a
+// second pass over the same codes for the low bytes (from L1), and each sum is 256*high + low.
 PQ_INLINE void pqa_group32_impl(const struct pqa_shape * s, const uint8_t * wg, const uint8_t * pf, const struct pqa_act * a,
                                 int64_t b0, int64_t b1, float acc[32], const int wide) {
     __m256 f[4];
@@ -356,11 +324,8 @@ PQ_INLINE void pqa_group32_impl(const struct pqa_shape * s, const uint8_t * wg, 
     for (int64_t b = b0; b < b1; b++) {
         const int64_t p0 = b * GGML_PQA_QB, p1 = p0 + GGML_PQA_QB < s->p ? p0 + GGML_PQA_QB : s->p;
         __m128i q[4], l[4];
-        if (wide) {
-            pqa_sums32_wide(wg, a->q, a->q2, pf, p0, p1, q, l);
-        } else {
-            pqa_sums32(wg, a->q, pf, p0, p1, q);
-        }
+        pqa_sums32(wg, a->q, pf, 1, p0, p1, q);
+        if (wide) pqa_sums32(wg, a->q2, pf, 0, p0, p1, l);  // the codes are in L1 now
         const __m256 sb = _mm256_set1_ps(a->sb[b]);
         for (int i = 0; i < 4; i++) {
             __m256i n = _mm256_cvtepu16_epi32(q[i]);
@@ -371,31 +336,21 @@ PQ_INLINE void pqa_group32_impl(const struct pqa_shape * s, const uint8_t * wg, 
     for (int i = 0; i < 4; i++) _mm256_storeu_ps(acc + 8*i, f[i]);
 }
 #elif defined(GGML_PQ_NEON)
-// As the AVX2 version: u16 sums per row (q[0..1] rows 0..15, q[2..3] rows 16..31), l those of
-// the low-byte table with wide.
-PQ_INLINE void pqa_sums32(const uint8_t * wg, const uint8_t * tq, const uint8_t * tq2, const uint8_t * pf,
-                          int64_t p0, int64_t p1, uint16x8_t q[4], uint16x8_t l[4], const int wide) {
+// As the AVX2 version: u16 sums per row (acc[0..1] rows 0..15, acc[2..3] rows 16..31).
+PQ_INLINE void pqa_sums32(const uint8_t * wg, const uint8_t * tq, const uint8_t * pf, const int prefetch,
+                          int64_t p0, int64_t p1, uint16x8_t acc[4]) {
     const uint8x16_t nib = vdupq_n_u8(0x0F);
-    for (int i = 0; i < 4; i++) q[i] = l[i] = vdupq_n_u16(0);
+    for (int i = 0; i < 4; i++) acc[i] = vdupq_n_u16(0);
     for (int64_t p = p0; p < p1; p++) {
         const uint8x16_t c = vld1q_u8(wg + p*16);
-        __builtin_prefetch(pf + p*16);
-        const uint8x16_t ci = vandq_u8(c, nib), cj = vshrq_n_u8(c, 4);
         const uint8x16_t t = vld1q_u8(tq + p*16);
-        const uint8x16_t lo = vqtbl1q_u8(t, ci);  // rows 0..15
-        const uint8x16_t hi = vqtbl1q_u8(t, cj);  // rows 16..31
-        q[0] = vaddw_u8(q[0], vget_low_u8(lo));
-        q[1] = vaddw_high_u8(q[1], lo);
-        q[2] = vaddw_u8(q[2], vget_low_u8(hi));
-        q[3] = vaddw_high_u8(q[3], hi);
-        if (wide) {
-            const uint8x16_t u = vld1q_u8(tq2 + p*16);
-            const uint8x16_t lo2 = vqtbl1q_u8(u, ci), hi2 = vqtbl1q_u8(u, cj);
-            l[0] = vaddw_u8(l[0], vget_low_u8(lo2));
-            l[1] = vaddw_high_u8(l[1], lo2);
-            l[2] = vaddw_u8(l[2], vget_low_u8(hi2));
-            l[3] = vaddw_high_u8(l[3], hi2);
-        }
+        if (prefetch) __builtin_prefetch(pf + p*16);
+        const uint8x16_t lo = vqtbl1q_u8(t, vandq_u8(c, nib));  // rows 0..15
+        const uint8x16_t hi = vqtbl1q_u8(t, vshrq_n_u8(c, 4));  // rows 16..31
+        acc[0] = vaddw_u8(acc[0], vget_low_u8(lo));
+        acc[1] = vaddw_high_u8(acc[1], lo);
+        acc[2] = vaddw_u8(acc[2], vget_low_u8(hi));
+        acc[3] = vaddw_high_u8(acc[3], hi);
     }
 }
 
@@ -406,7 +361,8 @@ PQ_INLINE void pqa_group32_impl(const struct pqa_shape * s, const uint8_t * wg, 
     for (int64_t b = b0; b < b1; b++) {
         const int64_t p0 = b * GGML_PQA_QB, p1 = p0 + GGML_PQA_QB < s->p ? p0 + GGML_PQA_QB : s->p;
         uint16x8_t q[4], l[4];
-        pqa_sums32(wg, a->q, a->q2, pf, p0, p1, q, l, wide);
+        pqa_sums32(wg, a->q, pf, 1, p0, p1, q);
+        if (wide) pqa_sums32(wg, a->q2, pf, 0, p0, p1, l);  // the codes are in L1 now
         const float32x4_t sb = vdupq_n_f32(a->sb[b]);
         for (int i = 0; i < 4; i++) {
             uint32x4_t n0 = vmovl_u16(vget_low_u16(q[i])), n1 = vmovl_high_u16(q[i]);
