@@ -20,13 +20,7 @@ import (
 // the Q8_0 embeddings' products) add in another order on Arm, and this file's greedy path meets a
 // near-tie after 18 tokens; so there the first 12 words must agree.
 func TestPQARunsNativelyNearUnpackedTwin(t *testing.T) {
-	model := filepath.Join("..", "..", "shared", "testdata", "models", "stories260K.gguf")
-	text := filepath.Join("..", "..", "shared", "testdata", "text", "tinystories_val_a.txt")
-	for _, f := range []string{model, text} {
-		if _, err := os.Stat(f); err != nil {
-			t.Skipf("test data absent: %v", err)
-		}
-	}
+	model, text := sharedFile(t, "models/stories260K.gguf"), sharedFile(t, "text/tinystories_val_a.txt")
 	dir := t.TempDir()
 	pq := filepath.Join(dir, "s.pqa.gguf")
 	twin := filepath.Join(dir, "s.pqa.f32.gguf")
@@ -109,6 +103,12 @@ func evalKLD(t *testing.T, base, text string, models []string) []evalResult {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseEvalJSON(t, out)
+}
+
+// parseEvalJSON reads the per-model statistics of `pocketgguf eval --json` output.
+func parseEvalJSON(t *testing.T, out string) []evalResult {
+	t.Helper()
 	var r struct {
 		Models []struct {
 			File struct {

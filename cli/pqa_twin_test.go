@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +22,7 @@ func TestPQA16BitTablesGiveTheTwinsText(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	model := filepath.Join("..", "..", "shared", "testdata", "models", "stories260K.gguf")
-	text := filepath.Join("..", "..", "shared", "testdata", "text", "tinystories_val_a.txt")
-	for _, f := range []string{model, text} {
-		if _, err := os.Stat(f); err != nil {
-			t.Skipf("test data absent: %v", err)
-		}
-	}
+	model, text := sharedFile(t, "models/stories260K.gguf"), sharedFile(t, "text/tinystories_val_a.txt")
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
 	env := append(os.Environ(), bridge.TableBitsEnv+"=16")
@@ -57,18 +50,11 @@ func TestPQA16BitTablesGiveTheTwinsText(t *testing.T) {
 		output(bin, "unpack", "-q", "--type", "f32", pq, twin)
 
 		out := output(bin, "eval", "--base", twin, "--model", pq, "--text", text, "--ctx", "256", "--chunks", "20", "--threads", "1", "--json")
-		var r struct {
-			Models []struct {
-				Stats struct {
-					KLD  struct{ Value float64 } `json:"kld_mean"`
-					Same struct{ Value float64 } `json:"same_top"`
-				} `json:"stats"`
-			} `json:"models"`
+		r := parseEvalJSON(t, out)
+		if len(r) != 1 {
+			t.Fatalf("eval --json gave %d models, want 1:\n%s", len(r), out)
 		}
-		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &r); err != nil || len(r.Models) != 1 {
-			t.Fatalf("eval --json: %v\n%s", err, out)
-		}
-		kld, same := r.Models[0].Stats.KLD.Value, r.Models[0].Stats.Same.Value
+		kld, same := r[0].kld, r[0].sameTop
 		t.Logf("--bpw %s, 16-bit tables: KLD from the unpacked twin %.2g, same top-1 %.2f %%", bpw, kld, 100*same)
 		if kld > 1e-4 || same < 0.99 {
 			t.Errorf("--bpw %s: 16-bit tables are %.3g nats from the twin (want < 1e-4), same top-1 %.2f %% (want >= 99 %%)", bpw, kld, 100*same)
