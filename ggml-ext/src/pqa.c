@@ -48,9 +48,12 @@ int ggml_pqa_table_bits(void) {
     return bits;
 }
 
+// Bytes of one column's byte tables: 16 per position, twice for 16-bit tables (ggml-pq.h).
+static int64_t pqa_table_bytes(const struct pqa_shape * s) { return s->p * 16 * (s->wide ? 2 : 1); }
+
 size_t ggml_pqa_act_size(int type, int64_t n, int tbits) {
     const struct pqa_shape s = pqa_shape_of(type, n, tbits);
-    const size_t bytes = (size_t) s.p * 16 * (s.wide ? 2 : 1) + (size_t) (2 * s.nblk) * sizeof(float);
+    const size_t bytes = (size_t) pqa_table_bytes(&s) + (size_t) (2 * s.nblk) * sizeof(float);
     return (bytes + 63) & ~(size_t) 63;
 }
 
@@ -67,7 +70,7 @@ static struct pqa_act pqa_act_of(const struct pqa_shape * s, const void * act) {
     struct pqa_act a;
     a.q = (const uint8_t *) act;
     a.q2 = s->wide ? a.q + s->p * 16 : NULL;
-    a.sb = (const float *) (a.q + s->p * 16 * (s->wide ? 2 : 1));
+    a.sb = (const float *) (a.q + pqa_table_bytes(s));
     return a;
 }
 
@@ -124,7 +127,7 @@ static void pqa_act_build_with(int type, int64_t n, int tbits, const float * lut
     const struct pqa_shape s = pqa_shape_of(type, n, tbits);
     uint8_t * q = (uint8_t *) act;
     uint8_t * q2 = s.wide ? q + s.p * 16 : NULL;
-    float * sb = (float *) (q + s.p * 16 * (s.wide ? 2 : 1));
+    float * sb = (float *) (q + pqa_table_bytes(&s));
     float e[GGML_PQA_QB * 16], mn[GGML_PQA_QB];
     if (b1 > s.nblk) b1 = s.nblk;
     for (int64_t b = b0; b < b1; b++) {
